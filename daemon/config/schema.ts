@@ -1,0 +1,156 @@
+import ms from 'ms';
+import { z } from 'zod';
+import { MAX_USD } from '../../shared/money/money.js';
+
+/** The YAML configuration of SPEC §6: one schema, giving the type and the validation. */
+
+const DURATION_RE = /^\d+(\.\d+)?\s*(ms|s|m|h|d)$/;
+
+/** `90s`, `5m`, `2h`, `1d` → milliseconds. */
+export const Duration = z
+  .string()
+  .regex(DURATION_RE, 'must be a duration like 90s, 5m, 2h or 1d')
+  .transform((s) => Math.round(ms(s as ms.StringValue)));
+
+const Usd = z.number().nonnegative('must not be negative').max(MAX_USD, `must be at most ${MAX_USD}`);
+const Count = z.number().int('must be a whole number').nonnegative('must not be negative').max(1e12);
+const Ratio = z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1');
+
+export const Dims = z.strictObject({
+  cost_usd: Usd.optional(),
+  tokens: Count.optional(),
+  input_tokens: Count.optional(),
+  output_tokens: Count.optional(),
+  calls: Count.optional(),
+  models: z.record(z.string(), z.strictObject({ tokens: Count.optional(), cost_usd: Usd.optional() })).optional(),
+  ops: z.record(z.string(), Count).optional(),
+});
+
+export const Mode = z.enum(['hard', 'soft', 'approval']);
+
+export const LimitBlock = Dims.extend({
+  calls_per_min: Count.optional(),
+  wall_time: Duration.optional(),
+  per_hour: Dims.optional(),
+  per_day: Dims.optional(),
+  per_week: Dims.optional(),
+  per_month: Dims.optional(),
+  max_share: Ratio.optional(),
+  mode: Mode.optional(),
+});
+
+const ScopeKey = z
+  .string()
+  .regex(/^(global|(user|session|task|agent):[A-Za-z0-9._@/+=-]{1,128})$/, 'must be global or kind:id');
+
+const PriceBlock = z.strictObject({
+  input: Usd,
+  output: Usd,
+  cache_read: Usd.optional(),
+  cache_write: Usd.optional(),
+});
+
+const ToolPolicy = z.union([
+  z.enum(['auto', 'confirm', 'deny']),
+  z.strictObject({ mode: z.enum(['auto', 'confirm', 'deny']), max_cost_usd: Usd.optional() }),
+]);
+
+export const ConfigSchema = z.strictObject({
+  listen: z
+    .string()
+    .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port')
+    .default('127.0.0.1:7878'),
+  state_dir: z.string().min(1).optional(),
+  timezone: z
+    .string()
+    .default('local')
+    .refine((tz) => tz === 'local' || isTimeZone(tz), 'must be local or an IANA time zone like Europe/Berlin'),
+  limits: z
+    .strictObject({
+      global: LimitBlock.optional(),
+      user: LimitBlock.optional(),
+      session: LimitBlock.optional(),
+      task: LimitBlock.optional(),
+      agent: LimitBlock.optional(),
+    })
+    .prefault({}),
+  scopes: z.record(ScopeKey, LimitBlock).default({}),
+  thresholds: z.strictObject({ warning: Ratio.default(0.7), critical: Ratio.default(0.9) }).prefault({}),
+  backpressure: z
+    .array(z.tuple([z.number().min(0).max(10), Count]))
+    .max(32)
+    .default([
+      [0.8, 50],
+      [0.85, 300],
+      [0.9, 750],
+      [0.95, 1500],
+      [1.0, 5000],
+    ]),
+  approvals: z
+    .strictObject({
+      timeout: Duration.default(120_000),
+      increment_usd: Usd.default(1),
+      grace: z.strictObject({ tokens: Count.default(5000), cost_usd: Usd.default(0.1) }).prefault({}),
+    })
+    .prefault({}),
+  reservations: z
+    .strictObject({
+      lease: Duration.default(300_000),
+      adaptive: z.boolean().default(false),
+      default_max_output_tokens: Count.default(4096),
+    })
+    .prefault({}),
+  breakers: z
+    .strictObject({
+      denials: z
+        .strictObject({ threshold: Count.default(5), reset: Duration.default(300_000), half_open: Count.default(3) })
+        .prefault({}),
+      burn_rate: z
+        .strictObject({ window: Duration.default(600_000), cost_usd: Usd.optional(), cooldown: Duration.default(1_200_000) })
+        .prefault({}),
+    })
+    .prefault({}),
+  detectors: z
+    .strictObject({
+      loop: z
+        .strictObject({ repeats: Count.default(5), window: Duration.default(600_000), allow: z.array(z.string()).default([]) })
+        .prefault({}),
+      fanout: z.strictObject({ children: Count.default(10), depth: Count.default(3) }).prefault({}),
+      concurrency: z.strictObject({ agent: Count.default(8), task: Count.default(32) }).prefault({}),
+    })
+    .prefault({}),
+  tools: z.record(z.string(), ToolPolicy).default({}),
+  routing: z.record(z.string(), z.string()).default({}),
+  alerts: z.strictObject({ webhook: z.url().optional() }).prefault({}),
+  pricing: z
+    .strictObject({
+      default: PriceBlock.default({ input: 1, output: 4 }),
+      models: z.record(z.string(), PriceBlock).default({}),
+    })
+    .prefault({}),
+});
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type LimitBlock = z.infer<typeof LimitBlock>;
+export type Dims = z.infer<typeof Dims>;
+export type Mode = z.infer<typeof Mode>;
+
+/** Safe embedded defaults (SPEC §6): used when no config file is given. */
+export const EMBEDDED_LIMITS = {
+  global: { per_day: { cost_usd: 20 }, mode: 'hard' },
+  session: { cost_usd: 5, tokens: 500_000, mode: 'approval' },
+  task: { cost_usd: 1, tokens: 100_000, mode: 'hard' },
+} as const;
+
+export function embeddedConfig(): Config {
+  return ConfigSchema.parse({ limits: EMBEDDED_LIMITS });
+}
