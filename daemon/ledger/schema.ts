@@ -1,0 +1,50 @@
+/**
+ * Ledger tables. `usage` is append-only with a unique idempotency key; `scope_totals` holds the
+ * counters of every scope as of the last committed batch (written in the same transaction as the
+ * usage rows, so a restart reads aggregates instead of rescanning usage); `actions` records every
+ * operator action, kill, grant and prompt transition.
+ */
+export const LEDGER_SCHEMA_VERSION = 1;
+
+export const LEDGER_DDL = `
+CREATE TABLE IF NOT EXISTS meta (
+  name  TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE IF NOT EXISTS usage (
+  seq                INTEGER PRIMARY KEY,
+  key                TEXT    NOT NULL UNIQUE,
+  ts                 INTEGER NOT NULL,          -- ms since the Unix epoch
+  kind               TEXT    NOT NULL,          -- 'commit' | 'spend'
+  user               TEXT    NOT NULL,
+  session            TEXT    NOT NULL,
+  task               TEXT    NOT NULL,
+  agent              TEXT    NOT NULL,
+  chain              TEXT    NOT NULL,          -- JSON array of scope ids, global first
+  model              TEXT,
+  input_tokens       INTEGER NOT NULL,
+  output_tokens      INTEGER NOT NULL,
+  cache_read_tokens  INTEGER NOT NULL,
+  cache_write_tokens INTEGER NOT NULL,
+  cost_nano          INTEGER NOT NULL,          -- nano-USD (1e-9 USD)
+  tool               TEXT,
+  op                 TEXT,
+  overshoot          INTEGER NOT NULL DEFAULT 0 -- 1 when this usage crossed a limit or its reservation
+) STRICT;
+CREATE INDEX IF NOT EXISTS usage_ts ON usage(ts);
+
+CREATE TABLE IF NOT EXISTS scope_totals (
+  scope TEXT PRIMARY KEY,
+  data  TEXT NOT NULL                           -- JSON ScopeCounters snapshot
+) STRICT;
+
+CREATE TABLE IF NOT EXISTS actions (
+  seq    INTEGER PRIMARY KEY,
+  ts     INTEGER NOT NULL,
+  kind   TEXT    NOT NULL,                      -- kill | resume | grant | prompt | prompt_answer | delegate | ...
+  scope  TEXT    NOT NULL,
+  actor  TEXT    NOT NULL,                      -- 'operator' | 'daemon' | agent scope
+  data   TEXT    NOT NULL                       -- JSON details
+) STRICT;
+`;
