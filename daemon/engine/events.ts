@@ -1,0 +1,59 @@
+import type { AgentRequest, DaemonFrame, Hello } from '../../shared/protocol/agent.js';
+import type { OperatorFrame, OperatorResult } from '../../shared/protocol/operator.js';
+import type { Config } from '../config/schema.js';
+import type { ConnId } from './state.js';
+
+export type EngineEvent =
+  | { readonly type: 'hello'; readonly conn: ConnId; readonly frame: Hello }
+  /** `key_known`: the shell found the frame's idempotency key in the ledger or the unflushed batch. */
+  | { readonly type: 'agent'; readonly conn: ConnId; readonly frame: AgentRequest; readonly key_known: boolean }
+  | { readonly type: 'disconnect'; readonly conn: ConnId }
+  | { readonly type: 'operator'; readonly conn: ConnId; readonly frame: OperatorFrame; readonly actor: string }
+  | { readonly type: 'tick' }
+  | { readonly type: 'config'; readonly config: Config; readonly path: string | null }
+  | { readonly type: 'config_error'; readonly error: string };
+
+export interface UsageRow {
+  readonly key: string;
+  readonly ts: number;
+  readonly kind: 'commit' | 'spend';
+  readonly user: string;
+  readonly session: string;
+  readonly task: string;
+  readonly agent: string;
+  readonly chain: readonly string[];
+  readonly model: string | null;
+  readonly input_tokens: number;
+  readonly output_tokens: number;
+  readonly cache_read_tokens: number;
+  readonly cache_write_tokens: number;
+  readonly cost_nano: number;
+  readonly tool: string | null;
+  readonly op: string | null;
+  readonly overshoot: boolean;
+}
+
+export interface ActionRow {
+  readonly ts: number;
+  readonly kind: 'kill' | 'resume' | 'grant' | 'prompt' | 'prompt_answer' | 'delegate' | 'delegation_end';
+  readonly scope: string;
+  readonly actor: string;
+  readonly data: Record<string, unknown>;
+}
+
+export type AlertLevel = 'info' | 'warning' | 'critical';
+
+export interface Alert {
+  readonly at_ms: number;
+  readonly level: AlertLevel;
+  readonly kind: 'threshold' | 'kill' | 'resume' | 'overshoot' | 'prompt' | 'grant' | 'config' | 'pricing';
+  readonly scope: string;
+  readonly message: string;
+}
+
+export type Effect =
+  | { readonly type: 'send'; readonly conn: ConnId; readonly frame: DaemonFrame | OperatorResult }
+  | { readonly type: 'close'; readonly conn: ConnId }
+  | { readonly type: 'usage'; readonly row: UsageRow }
+  | { readonly type: 'action'; readonly row: ActionRow }
+  | { readonly type: 'alert'; readonly alert: Alert };

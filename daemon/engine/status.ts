@@ -1,0 +1,107 @@
+import { nanoToUsd } from '../../shared/money/money.js';
+import type { PromptJson, ScopeStatus, StatusJson } from '../../shared/protocol/operator.js';
+import { CALLS, COST, INPUT_TOKENS, OUTPUT_TOKENS, TOKENS, type Deltas } from './deltas.js';
+import type { Engine } from './engine.js';
+import { usedFor } from './evaluate.js';
+import { pressureOf, ratioOf } from './pressure.js';
+import { spentIn, type ScopeState } from './state.js';
+
+type Amounts = Record<string, number | Record<string, number>>;
+
+function dimName(dim: string): string {
+  return dim === COST ? 'cost_usd' : dim;
+}
+
+function figure(dim: string, v: number): number {
+  return dim === COST || dim.endsWith(':cost') ? nanoToUsd(v) : v;
+}
+
+function put(target: Amounts, window: string, dim: string, v: number): void {
+  if (window === 'life') {
+    target[dimName(dim)] = figure(dim, v);
+    return;
+  }
+  const key = `per_${window}`;
+  const inner = (target[key] as Record<string, number> | undefined) ?? {};
+  inner[dimName(dim)] = figure(dim, v);
+  target[key] = inner;
+}
+
+function amountsOf(d: Deltas): Amounts {
+  const out: Amounts = { cost_usd: 0, tokens: 0 };
+  for (const dim in d) out[dimName(dim)] = figure(dim, d[dim] ?? 0);
+  return out;
+}
+
+const BASIC = [COST, TOKENS, INPUT_TOKENS, OUTPUT_TOKENS, CALLS];
+
+export function scopeStatus(engine: Engine, s: ScopeState): ScopeStatus {
+  const periods = engine.periods();
+  const limits = engine.limitsOf(s);
+  const limit: Amounts = {};
+  const spent: Amounts = {};
+  for (const dim of BASIC) put(spent, 'life', dim, s.counters.life[dim] ?? 0);
+  for (const dim in s.counters.life) put(spent, 'life', dim, s.counters.life[dim] ?? 0);
+  for (const c of limits.checks) {
+    put(limit, c.window, c.dim, c.limit);
+    if (c.window !== 'life') put(spent, c.window, c.dim, spentIn(s, c.window, periods)[c.dim] ?? 0);
+  }
+  const ratio = ratioOf(engine, s);
+  const rate1 = s.burn.ratePerMin(engine.now, 60_000);
+  const rate10 = s.burn.ratePerMin(engine.now, 600_000);
+  let exhaustion: number | null = null;
+  if (rate1 !== null && rate1 > 0) {
+    for (const c of limits.checks) {
+      if (c.dim !== COST) continue;
+      const left = Math.max(0, c.limit - usedFor(s, c, periods));
+      const ms = (left / rate1) * 60_000;
+      if (exhaustion === null || ms < exhaustion) exhaustion = Math.round(ms);
+    }
+  }
+  return {
+    limit,
+    spent,
+    reserved: amountsOf(s.reserved),
+    pressure: pressureOf(ratio, engine.config.thresholds),
+    ratio: ratio === null || !Number.isFinite(ratio) ? (ratio === null ? null : 1e9) : Math.round(ratio * 10_000) / 10_000,
+    killed: s.killed !== null,
+    breaker: 'closed',
+    mode: limits.mode,
+    agents: s.connections,
+    burn_usd_per_min_1m: rate1 === null ? null : nanoToUsd(Math.round(rate1)),
+    burn_usd_per_min_10m: rate10 === null ? null : nanoToUsd(Math.round(rate10)),
+    exhaustion_ms: exhaustion,
+  };
+}
+
+export function statusJson(engine: Engine): StatusJson {
+  const scopes: Record<string, ScopeStatus> = {};
+  let agents = 0;
+  for (const c of engine.conns.values()) if (c.agent) agents += 1;
+  for (const s of engine.scopes.values()) scopes[s.id] = scopeStatus(engine, s);
+  return {
+    agents,
+    scopes,
+    prompts: engine.prompts.size,
+    config: { path: engine.config_path, loaded_at: engine.config_loaded_ms, error: engine.config_error },
+  };
+}
+
+export function promptsJson(engine: Engine): PromptJson[] {
+  const out: PromptJson[] = [];
+  for (const p of engine.prompts.values()) {
+    const spentCost = p.scope.counters.life[COST] ?? 0;
+    out.push({
+      id: p.id,
+      scope: p.scope.id,
+      agent: p.agent.id,
+      reason: p.reason,
+      cost_usd: nanoToUsd(p.cost_nano),
+      tokens: p.tokens,
+      age_ms: engine.now - p.created_ms,
+      expires_in_ms: Math.max(0, p.expires_ms - engine.now),
+      projected_usd: nanoToUsd(spentCost + (p.scope.reserved[COST] ?? 0) + p.cost_nano),
+    });
+  }
+  return out;
+}
