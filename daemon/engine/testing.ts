@@ -1,0 +1,83 @@
+import type { AgentRequest, DaemonFrame, Hello } from '../../shared/protocol/agent.js';
+import type { OperatorFrame, OperatorResult } from '../../shared/protocol/operator.js';
+import { ConfigSchema, type Config } from '../config/schema.js';
+import { Engine, type RestoredState } from './engine.js';
+import type { Effect, UsageRow } from './events.js';
+
+/**
+ * A driver for the engine in tests and simulations: plays the shell's part (idempotency-key
+ * lookups, the ledger as a list of rows, an injected clock) without sockets or SQLite.
+ */
+export class EngineDriver {
+  readonly engine: Engine;
+  readonly ledger: UsageRow[] = [];
+  readonly keys = new Set<string>();
+  readonly inbox = new Map<number, Array<DaemonFrame | OperatorResult>>();
+  now: number;
+  private nextConn = 1;
+
+  constructor(config: unknown, opts: { now?: number; epoch?: number; restored?: RestoredState } = {}) {
+    this.now = opts.now ?? Date.UTC(2026, 10, 24, 12, 0, 0);
+    this.engine = new Engine({ config: ConfigSchema.parse(config) as Config, epoch: opts.epoch ?? 1, ...(opts.restored ? { restored: opts.restored } : {}) });
+  }
+
+  private apply(effects: Effect[]): Effect[] {
+    for (const e of effects) {
+      if (e.type === 'usage') {
+        if (this.keys.has(e.row.key)) throw new Error(`duplicate ledger key ${e.row.key}`);
+        this.keys.add(e.row.key);
+        this.ledger.push(e.row);
+      } else if (e.type === 'send') {
+        let list = this.inbox.get(e.conn);
+        if (!list) this.inbox.set(e.conn, (list = []));
+        list.push(e.frame);
+      }
+    }
+    return effects;
+  }
+
+  connect(hello: Omit<Hello, 'type' | 'v' | 'user'> & { user?: string }): number {
+    const conn = this.nextConn++;
+    this.engine.open(conn);
+    this.apply(this.engine.handle({ type: 'hello', conn, frame: { type: 'hello', v: 1, user: 'default', ...hello } }, this.now));
+    return conn;
+  }
+
+  send(conn: number, frame: AgentRequest): Array<DaemonFrame | OperatorResult> {
+    const key = frame.type === 'commit' ? (frame.key ?? frame.reservation) : frame.type === 'spend' ? frame.key : undefined;
+    const before = this.inbox.get(conn)?.length ?? 0;
+    this.apply(this.engine.handle({ type: 'agent', conn, frame, key_known: key !== undefined && this.keys.has(key) }, this.now));
+    return (this.inbox.get(conn) ?? []).slice(before);
+  }
+
+  /** The single reply to a request. */
+  request(conn: number, frame: AgentRequest): DaemonFrame | OperatorResult {
+    const replies = this.send(conn, frame);
+    const reply = replies.find((r) => 'id' in r && r.id === (frame as { id?: string }).id);
+    if (!reply) throw new Error(`no reply to ${JSON.stringify(frame)}: ${JSON.stringify(replies)}`);
+    return reply;
+  }
+
+  operator(frame: OperatorFrame): Effect[] {
+    const conn = 0;
+    this.engine.open(conn);
+    return this.apply(this.engine.handle({ type: 'operator', conn, frame, actor: 'operator' }, this.now));
+  }
+
+  disconnect(conn: number): void {
+    this.apply(this.engine.handle({ type: 'disconnect', conn }, this.now));
+  }
+
+  advance(ms: number): Effect[] {
+    this.now += ms;
+    return this.apply(this.engine.handle({ type: 'tick' }, this.now));
+  }
+
+  frames(conn: number): Array<DaemonFrame | OperatorResult> {
+    return this.inbox.get(conn) ?? [];
+  }
+
+  ledgerCostNano(scope: string): number {
+    return this.ledger.filter((r) => r.chain.includes(scope)).reduce((a, r) => a + r.cost_nano, 0);
+  }
+}
