@@ -1,10 +1,123 @@
+import { mkdirSync, writeFileSync, rmSync, chmodSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { listenToUrl, resolveStateDir, STATE_FILES } from '../shared/paths.js';
+import { loadConfigFile } from './config/load.js';
+import { embeddedConfig, type Config } from './config/schema.js';
+import { ConfigWatcher } from './config/watch.js';
+import { Engine } from './engine/engine.js';
+import { Ledger } from './ledger/ledger.js';
+import { acquireLock } from './ledger/lock.js';
+import { jsonLogger, type Logger } from './server/log.js';
+import { SpendguardServer } from './server/server.js';
+import { Supervisor } from './server/supervisor.js';
+import { ensureTokens, type Tokens } from './server/tokens.js';
+
 export interface DaemonOptions {
-  configPath?: string;
-  listen?: string;
-  stateDir?: string;
+  configPath?: string | undefined;
+  listen?: string | undefined;
+  stateDir?: string | undefined;
+  log?: Logger | undefined;
 }
 
-/** Runs the daemon in the foreground until SIGINT/SIGTERM. (Being written; see daemon/server.) */
-export async function runDaemon(_options: DaemonOptions): Promise<void> {
-  throw new Error('daemon not implemented yet');
+export interface RunningDaemon {
+  readonly url: string;
+  readonly stateDir: string;
+  readonly tokens: Tokens;
+  readonly engine: Engine;
+  stop(): Promise<void>;
+}
+
+export class DaemonStartError extends Error {}
+
+const TICK_MS = 100;
+const CHECKPOINT_MS = 30_000;
+
+function loadInitialConfig(path: string | undefined): Config {
+  if (!path) return embeddedConfig();
+  const r = loadConfigFile(path);
+  if (!r.ok) throw new DaemonStartError(r.error);
+  return r.config;
+}
+
+/** Starts a daemon in this process and resolves once it accepts agents. */
+export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
+  const log = options.log ?? jsonLogger();
+  const configPath = options.configPath ? resolve(options.configPath) : undefined;
+  const config = loadInitialConfig(configPath);
+  const stateDir = resolveStateDir(options.stateDir, config.state_dir);
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const release = acquireLock(join(stateDir, STATE_FILES.lock));
+  let ledger: Ledger | undefined;
+  try {
+    ledger = new Ledger(join(stateDir, STATE_FILES.ledger));
+    const tokens = ensureTokens(stateDir);
+    const epoch = ledger.nextEpoch();
+    const restored = ledger.restore();
+    const engine = new Engine({ config, config_path: configPath ?? null, epoch, restored });
+    engine.config_loaded_ms = Date.now();
+    const listen = options.listen ?? config.listen;
+    const sep = listen.lastIndexOf(':');
+    const server = new SpendguardServer({ host: listen.slice(0, sep), port: Number(listen.slice(sep + 1)), tokens, log });
+    const supervisor = new Supervisor(engine, ledger, server, log);
+    server.supervisor = supervisor;
+    const addr = await server.listen();
+    const url = listenToUrl(`${addr.host}:${addr.port}`);
+    const endpointFile = join(stateDir, STATE_FILES.endpoint);
+    writeFileSync(endpointFile, JSON.stringify({ url, pid: process.pid }), { mode: 0o600 });
+    chmodSync(endpointFile, 0o600);
+
+    const tick = setInterval(() => supervisor.dispatch({ type: 'tick' }), TICK_MS);
+    const openLedger = ledger;
+    const checkpoint = setInterval(() => openLedger.checkpoint(), CHECKPOINT_MS);
+    let watcher: ConfigWatcher | undefined;
+    if (configPath) {
+      watcher = new ConfigWatcher(configPath, (r) => {
+        if (r.ok) supervisor.dispatch({ type: 'config', config: r.config, path: configPath });
+        else supervisor.dispatch({ type: 'config_error', error: r.error });
+      });
+      await watcher.start();
+    }
+    server.ready = true;
+    log('info', 'spendguard daemon listening', { url, state_dir: stateDir, config: configPath ?? '(embedded defaults)', epoch, restored_scopes: restored.scopes.length });
+
+    let stopped = false;
+    return {
+      url,
+      stateDir,
+      tokens,
+      engine,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        clearInterval(tick);
+        clearInterval(checkpoint);
+        await watcher?.close();
+        supervisor.flush();
+        await server.stop();
+        supervisor.flush();
+        openLedger.close();
+        rmSync(endpointFile, { force: true });
+        release();
+        log('info', 'spendguard daemon stopped', {});
+      },
+    };
+  } catch (e) {
+    ledger?.close();
+    release();
+    throw e;
+  }
+}
+
+/** Runs the daemon in the foreground until SIGINT/SIGTERM. */
+export async function runDaemon(options: DaemonOptions): Promise<void> {
+  const daemon = await startDaemon(options);
+  await new Promise<void>((resolveStop) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void daemon.stop().then(resolveStop);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
 }

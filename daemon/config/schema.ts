@@ -10,7 +10,8 @@ const DURATION_RE = /^\d+(\.\d+)?\s*(ms|s|m|h|d)$/;
 export const Duration = z
   .string()
   .regex(DURATION_RE, 'must be a duration like 90s, 5m, 2h or 1d')
-  .transform((s) => Math.round(ms(s as ms.StringValue)));
+  .transform((s) => Math.round(ms(s as ms.StringValue)))
+  .refine((v) => v <= 366 * 24 * 3_600_000, 'must be at most 366d');
 
 const Usd = z.number().nonnegative('must not be negative').max(MAX_USD, `must be at most ${MAX_USD}`);
 const Count = z.number().int('must be a whole number').nonnegative('must not be negative').max(1e12);
@@ -55,6 +56,13 @@ const ToolPolicy = z.union([
   z.strictObject({ mode: z.enum(['auto', 'confirm', 'deny']), max_cost_usd: Usd.optional() }),
 ]);
 
+/** Safe embedded defaults (SPEC §6): used when no config file is given. */
+export const EMBEDDED_LIMITS = {
+  global: { per_day: { cost_usd: 20 }, mode: 'hard' },
+  session: { cost_usd: 5, tokens: 500_000, mode: 'approval' },
+  task: { cost_usd: 1, tokens: 100_000, mode: 'hard' },
+} as const;
+
 export const ConfigSchema = z.strictObject({
   listen: z
     .string()
@@ -73,7 +81,8 @@ export const ConfigSchema = z.strictObject({
       task: LimitBlock.optional(),
       agent: LimitBlock.optional(),
     })
-    .prefault({}),
+    // A config without `limits` keeps the safe embedded limits rather than none at all.
+    .prefault(() => ({ ...EMBEDDED_LIMITS })),
   scopes: z.record(ScopeKey, LimitBlock).default({}),
   thresholds: z.strictObject({ warning: Ratio.default(0.7), critical: Ratio.default(0.9) }).prefault({}),
   backpressure: z
@@ -143,13 +152,6 @@ export type Config = z.infer<typeof ConfigSchema>;
 export type LimitBlock = z.infer<typeof LimitBlock>;
 export type Dims = z.infer<typeof Dims>;
 export type Mode = z.infer<typeof Mode>;
-
-/** Safe embedded defaults (SPEC §6): used when no config file is given. */
-export const EMBEDDED_LIMITS = {
-  global: { per_day: { cost_usd: 20 }, mode: 'hard' },
-  session: { cost_usd: 5, tokens: 500_000, mode: 'approval' },
-  task: { cost_usd: 1, tokens: 100_000, mode: 'hard' },
-} as const;
 
 export function embeddedConfig(): Config {
   return ConfigSchema.parse({ limits: EMBEDDED_LIMITS });

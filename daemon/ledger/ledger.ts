@@ -1,0 +1,124 @@
+import Database from 'better-sqlite3';
+import type { RestoredState, RestoredScope } from '../engine/engine.js';
+import type { ActionRow, UsageRow } from '../engine/events.js';
+import type { ScopeId } from '../engine/scope.js';
+import type { ScopeCounters } from '../engine/state.js';
+import { COST, TOKENS, type Deltas } from '../engine/deltas.js';
+import { LEDGER_DDL, LEDGER_SCHEMA_VERSION } from './schema.js';
+
+export interface ScopeSnapshot {
+  readonly scope: string;
+  readonly parent: string | null;
+  readonly counters: ScopeCounters;
+}
+
+/**
+ * The durable ledger (SQLite, WAL, synchronous=FULL). Every batch — usage rows, actions and the
+ * counters of the scopes they touched — is one transaction: one fsync for many requests.
+ */
+export class Ledger {
+  private readonly db: Database.Database;
+  private readonly insertUsage: Database.Statement;
+  private readonly insertAction: Database.Statement;
+  private readonly upsertTotals: Database.Statement;
+  private readonly selectKey: Database.Statement;
+  private readonly writeTx: (usage: readonly UsageRow[], actions: readonly ActionRow[], scopes: readonly ScopeSnapshot[]) => void;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(LEDGER_DDL);
+    const version = this.meta('schema_version');
+    if (version === undefined) this.setMeta('schema_version', String(LEDGER_SCHEMA_VERSION));
+    else if (Number(version) !== LEDGER_SCHEMA_VERSION) throw new Error(`ledger ${path} has schema version ${version}, this daemon reads ${LEDGER_SCHEMA_VERSION}`);
+    this.insertUsage = this.db.prepare(
+      `INSERT INTO usage (key, ts, kind, user, session, task, agent, chain, model, input_tokens, output_tokens,
+         cache_read_tokens, cache_write_tokens, cost_nano, tool, op, overshoot)
+       VALUES (@key, @ts, @kind, @user, @session, @task, @agent, @chain, @model, @input_tokens, @output_tokens,
+         @cache_read_tokens, @cache_write_tokens, @cost_nano, @tool, @op, @overshoot)`,
+    );
+    this.insertAction = this.db.prepare('INSERT INTO actions (ts, kind, scope, actor, data) VALUES (?, ?, ?, ?, ?)');
+    this.upsertTotals = this.db.prepare('INSERT INTO scope_totals (scope, data) VALUES (?, ?) ON CONFLICT(scope) DO UPDATE SET data = excluded.data');
+    this.selectKey = this.db.prepare('SELECT 1 FROM usage WHERE key = ?').pluck();
+    this.writeTx = this.db.transaction((usage, actions, scopes) => {
+      for (const r of usage) {
+        this.insertUsage.run({ ...r, chain: JSON.stringify(r.chain), overshoot: r.overshoot ? 1 : 0 });
+      }
+      for (const a of actions) this.insertAction.run(a.ts, a.kind, a.scope, a.actor, JSON.stringify(a.data));
+      for (const s of scopes) this.upsertTotals.run(s.scope, JSON.stringify({ parent: s.parent, counters: s.counters }));
+    });
+  }
+
+  meta(name: string): string | undefined {
+    const row = this.db.prepare('SELECT value FROM meta WHERE name = ?').pluck().get(name);
+    return typeof row === 'string' ? row : undefined;
+  }
+
+  setMeta(name: string, value: string): void {
+    this.db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value').run(name, value);
+  }
+
+  /** Counts boots: ids issued by the engine carry the epoch, so a restart never reissues one. */
+  nextEpoch(): number {
+    const epoch = Number(this.meta('epoch') ?? '0') + 1;
+    this.setMeta('epoch', String(epoch));
+    return epoch;
+  }
+
+  hasKey(key: string): boolean {
+    return this.selectKey.get(key) !== undefined;
+  }
+
+  /** Writes one batch durably; throws (and writes nothing) if any part fails. */
+  write(usage: readonly UsageRow[], actions: readonly ActionRow[], scopes: readonly ScopeSnapshot[]): void {
+    this.writeTx(usage, actions, scopes);
+  }
+
+  /** Counters from the aggregates, operator grants and kills from the actions: no usage rescan. */
+  restore(): RestoredState {
+    const scopes: RestoredScope[] = [];
+    for (const row of this.db.prepare('SELECT scope, data FROM scope_totals').all() as Array<{ scope: string; data: string }>) {
+      const parsed = JSON.parse(row.data) as { parent: string | null; counters: ScopeCounters };
+      scopes.push({ id: row.scope as ScopeId, parent: parsed.parent as ScopeId | null, counters: parsed.counters });
+    }
+    const grants: Array<{ scope: ScopeId; deltas: Deltas }> = [];
+    const killState = new Map<string, { reason: string; at_ms: number } | null>();
+    const rows = this.db.prepare("SELECT ts, kind, scope, data FROM actions WHERE kind IN ('grant', 'kill', 'resume') ORDER BY seq").all() as Array<{
+      ts: number;
+      kind: string;
+      scope: string;
+      data: string;
+    }>;
+    for (const a of rows) {
+      const data = JSON.parse(a.data) as Record<string, unknown>;
+      if (a.kind === 'grant') {
+        const deltas: Deltas = {};
+        if (typeof data.cost_nano === 'number' && data.cost_nano !== 0) deltas[COST] = data.cost_nano;
+        if (typeof data.tokens === 'number' && data.tokens !== 0) deltas[TOKENS] = data.tokens;
+        grants.push({ scope: a.scope as ScopeId, deltas });
+      } else if (a.kind === 'kill') {
+        killState.set(a.scope, { reason: typeof data.reason === 'string' ? data.reason : 'killed', at_ms: a.ts });
+      } else {
+        killState.set(a.scope, null);
+      }
+    }
+    const kills = [...killState].flatMap(([scope, k]) => (k ? [{ scope: scope as ScopeId, ...k }] : []));
+    return { scopes, grants, kills };
+  }
+
+  /** Sum of usage cost per scope, straight from the rows (for verification and tests). */
+  usageCostByScope(scope: string): number {
+    const v = this.db.prepare('SELECT COALESCE(SUM(cost_nano), 0) FROM usage, json_each(usage.chain) WHERE json_each.value = ?').pluck().get(scope);
+    return Number(v);
+  }
+
+  checkpoint(): void {
+    this.db.pragma('wal_checkpoint(PASSIVE)');
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,209 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { ConnId } from '../engine/state.js';
+import { decodeAgentFrame, decodeOperatorFrame } from './frames.js';
+import type { Logger } from './log.js';
+import { TokenBucket } from './rate.js';
+import type { Supervisor, Transport } from './supervisor.js';
+import { tokenMatches, type Tokens } from './tokens.js';
+
+type Role = 'agent' | 'operator';
+
+interface Client {
+  readonly ws: WebSocket;
+  readonly role: Role;
+  readonly bucket: TokenBucket;
+  alive: boolean;
+  strikes: number;
+}
+
+/** ws accepts frames up to this and closes above it; frames between 64 KiB and this get TOO_LARGE. */
+const HARD_PAYLOAD_LIMIT = 16 * 1024 * 1024;
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+const HEARTBEAT_MS = 30_000;
+const RATE_BURST = 2_000;
+const RATE_PER_SECOND = 1_000;
+/** Invalid frames beyond the rate limit close the connection (policy violation). */
+const MAX_STRIKES = 100;
+
+export interface ServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tokens: Tokens;
+  readonly log: Logger;
+}
+
+export class SpendguardServer implements Transport {
+  readonly http: Server;
+  private readonly wss: WebSocketServer;
+  private readonly clients = new Map<ConnId, Client>();
+  private nextConn = 1;
+  private heartbeat: NodeJS.Timeout | undefined;
+  supervisor: Supervisor | undefined;
+  ready = false;
+
+  constructor(private readonly opts: ServerOptions) {
+    this.http = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (req.method === 'GET' && path === '/healthz') {
+        res.writeHead(this.ready ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: this.ready }));
+        return;
+      }
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'not found' }));
+    });
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: HARD_PAYLOAD_LIMIT, perMessageDeflate: false });
+    this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
+  }
+
+  listen(): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(this.opts.port, this.opts.host, () => {
+        const addr = this.http.address();
+        if (addr === null || typeof addr === 'string') return reject(new Error('no address'));
+        this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
+        this.heartbeat.unref();
+        resolve({ host: addr.address, port: addr.port });
+      });
+    });
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const role: Role | undefined = url.pathname === '/v1/agent' ? 'agent' : url.pathname === '/v1/operator' ? 'operator' : undefined;
+    const refuse = (status: number, message: string): void => {
+      socket.write(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Not Found'}\r\ncontent-type: text/plain\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
+      socket.destroy();
+    };
+    if (!role) return refuse(404, `unknown endpoint ${url.pathname}: use /v1/agent or /v1/operator`);
+    if (!this.ready) return refuse(404, 'daemon is starting');
+    const header = req.headers.authorization;
+    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : (url.searchParams.get('token') ?? '');
+    const ok = role === 'operator' ? tokenMatches(token, this.opts.tokens.operator) : tokenMatches(token, this.opts.tokens.agent) || tokenMatches(token, this.opts.tokens.operator);
+    if (!ok) {
+      this.opts.log('warn', 'refused connection: missing or wrong token', { endpoint: url.pathname, remote: req.socket.remoteAddress });
+      return refuse(401, token ? `UNAUTHORIZED: this token may not use ${url.pathname}` : 'UNAUTHORIZED: missing bearer token');
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, role));
+  }
+
+  private accept(ws: WebSocket, role: Role): void {
+    const conn = this.nextConn++;
+    const client: Client = { ws, role, bucket: new TokenBucket(RATE_BURST, RATE_PER_SECOND, Date.now()), alive: true, strikes: 0 };
+    this.clients.set(conn, client);
+    this.supervisor?.engine.open(conn);
+    ws.on('pong', () => {
+      client.alive = true;
+    });
+    ws.on('message', (data, isBinary) => this.onMessage(conn, client, data, isBinary));
+    ws.on('error', (err) => this.opts.log('debug', 'socket error', { conn, error: err.message }));
+    ws.on('close', () => {
+      this.clients.delete(conn);
+      this.supervisor?.dispatch({ type: 'disconnect', conn });
+    });
+  }
+
+  private onMessage(conn: ConnId, client: Client, raw: RawData, isBinary: boolean): void {
+    const sup = this.supervisor;
+    if (!sup) return;
+    const data = Array.isArray(raw) ? Buffer.concat(raw) : Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
+    const withinRate = client.bucket.take(Date.now());
+    if (client.role === 'operator') {
+      const d = decodeOperatorFrame(data, isBinary);
+      if (!d.ok) return this.reject(conn, client, d.error, withinRate);
+      sup.dispatch({ type: 'operator', conn, frame: d.frame, actor: 'operator' });
+      return;
+    }
+    const d = decodeAgentFrame(data, isBinary);
+    if (!d.ok) return this.reject(conn, client, d.error, withinRate);
+    const frame = d.frame;
+    if (frame.type === 'hello') {
+      sup.dispatch({ type: 'hello', conn, frame });
+      return;
+    }
+    if (!withinRate && (frame.type === 'reserve' || frame.type === 'delegate' || frame.type === 'ping')) {
+      // Settling frames (commit, release, spend, bye) are never dropped: they carry spent money.
+      const deny = { type: 'deny', id: frame.id, code: 'RATE_LIMITED', scope: 'connection', message: `more than ${RATE_PER_SECOND} frames/s on this connection`, retry_after_ms: client.bucket.retryAfterMs() };
+      this.send(conn, JSON.stringify(frame.type === 'ping' ? { type: 'error', id: frame.id, code: 'INVALID', message: deny.message } : deny));
+      return;
+    }
+    const key = frame.type === 'commit' ? (frame.key ?? frame.reservation) : frame.type === 'spend' ? frame.key : undefined;
+    sup.dispatch({ type: 'agent', conn, frame, key_known: key !== undefined && sup.keyKnown(key) });
+  }
+
+  private reject(conn: ConnId, client: Client, error: object, withinRate: boolean): void {
+    if (!withinRate) {
+      client.strikes += 1;
+      if (client.strikes > MAX_STRIKES) {
+        client.ws.close(1008, 'too many invalid frames');
+        return;
+      }
+    }
+    this.send(conn, JSON.stringify(error));
+  }
+
+  send(conn: ConnId, data: string): void {
+    const c = this.clients.get(conn);
+    if (!c || c.ws.readyState !== c.ws.OPEN) return;
+    if (c.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.opts.log('warn', 'closing a connection that does not read its replies', { conn });
+      c.ws.terminate();
+      return;
+    }
+    c.ws.send(data);
+  }
+
+  close(conn: ConnId): void {
+    this.clients.get(conn)?.ws.close(1000, 'bye');
+  }
+
+  private beat(): void {
+    for (const c of this.clients.values()) {
+      if (!c.alive) {
+        c.ws.terminate();
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
+  }
+
+  /** Sends `shutdown` to everyone, then closes sockets and the listener. */
+  async stop(): Promise<void> {
+    this.ready = false;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    for (const c of this.clients.values()) {
+      if (c.ws.readyState === c.ws.OPEN) c.ws.send(JSON.stringify({ type: 'shutdown' }));
+    }
+    for (const c of this.clients.values()) c.ws.close(1001, 'daemon shutting down');
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        for (const c of this.clients.values()) c.ws.terminate();
+        resolve();
+      }, 500);
+      t.unref();
+      if (this.clients.size === 0) {
+        clearTimeout(t);
+        resolve();
+      } else {
+        const check = setInterval(() => {
+          if (this.clients.size === 0) {
+            clearInterval(check);
+            clearTimeout(t);
+            resolve();
+          }
+        }, 20);
+        check.unref();
+      }
+    });
+    this.wss.close();
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  }
+
+  get connectionCount(): number {
+    return this.clients.size;
+  }
+}

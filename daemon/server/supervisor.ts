@@ -1,0 +1,105 @@
+import type { Engine } from '../engine/engine.js';
+import type { ActionRow, EngineEvent, UsageRow } from '../engine/events.js';
+import type { ConnId } from '../engine/state.js';
+import type { Ledger, ScopeSnapshot } from '../ledger/ledger.js';
+import type { Logger } from './log.js';
+
+export interface Transport {
+  send(conn: ConnId, data: string): void;
+  close(conn: ConnId): void;
+}
+
+type Outgoing = { readonly conn: ConnId; readonly data: string } | { readonly conn: ConnId; readonly close: true };
+
+const RETRY_WRITE_MS = 100;
+
+/**
+ * The imperative shell around the engine: feeds it events with the real clock, collects its
+ * ledger rows into one batch per event-loop turn (group commit), and releases replies only after
+ * that batch is durable — so no ack ever leaves for a row that is not on disk.
+ */
+export class Supervisor {
+  private usage: UsageRow[] = [];
+  private actions: ActionRow[] = [];
+  private outgoing: Outgoing[] = [];
+  private readonly pendingKeys = new Set<string>();
+  private scheduled = false;
+  private writeFailures = 0;
+  onAlert: ((alert: import('../engine/events.js').Alert) => void) | undefined;
+
+  constructor(
+    readonly engine: Engine,
+    private readonly ledger: Ledger,
+    private readonly transport: Transport,
+    private readonly log: Logger,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  keyKnown(key: string): boolean {
+    return this.pendingKeys.has(key) || this.ledger.hasKey(key);
+  }
+
+  dispatch(event: EngineEvent): void {
+    const effects = this.engine.handle(event, this.clock());
+    for (const e of effects) {
+      switch (e.type) {
+        case 'usage':
+          this.usage.push(e.row);
+          this.pendingKeys.add(e.row.key);
+          break;
+        case 'action':
+          this.actions.push(e.row);
+          break;
+        case 'send':
+          this.outgoing.push({ conn: e.conn, data: JSON.stringify(e.frame) });
+          break;
+        case 'close':
+          this.outgoing.push({ conn: e.conn, close: true });
+          break;
+        case 'alert':
+          this.log(e.alert.level === 'critical' ? 'warn' : 'info', e.alert.message, { alert: e.alert.kind, scope: e.alert.scope, level: e.alert.level });
+          this.onAlert?.(e.alert);
+          break;
+        default:
+          e satisfies never;
+      }
+    }
+    if (this.outgoing.length > 0 || this.usage.length > 0 || this.actions.length > 0) this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Writes the batch in one transaction, then sends what waited for it. */
+  flush(): void {
+    this.scheduled = false;
+    const dirty = this.engine.takeDirty();
+    if (this.usage.length > 0 || this.actions.length > 0 || dirty.length > 0) {
+      const snapshots: ScopeSnapshot[] = dirty.map((s) => ({ scope: s.id, parent: s.parent?.id ?? null, counters: s.counters }));
+      try {
+        this.ledger.write(this.usage, this.actions, snapshots);
+        this.writeFailures = 0;
+      } catch (e) {
+        // Nothing is acknowledged until the write succeeds; the batch stays and is retried.
+        for (const s of dirty) this.engine.dirty.add(s);
+        this.writeFailures += 1;
+        this.log('error', 'ledger write failed; replies held until it succeeds', { error: (e as Error).message, attempt: this.writeFailures });
+        this.scheduled = true;
+        setTimeout(() => this.flush(), RETRY_WRITE_MS).unref();
+        return;
+      }
+      this.usage = [];
+      this.actions = [];
+      this.pendingKeys.clear();
+    }
+    const out = this.outgoing;
+    this.outgoing = [];
+    for (const o of out) {
+      if ('close' in o) this.transport.close(o.conn);
+      else this.transport.send(o.conn, o.data);
+    }
+  }
+}
