@@ -1,0 +1,281 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { DaemonFrame } from '../../shared/protocol/agent.js';
+import { COST, TOKENS, CALLS, type Deltas } from './deltas.js';
+import { EngineDriver } from './testing.js';
+
+/**
+ * Random interleavings of reserve / commit / release / spend / delegate / expiry / kill / grant
+ * across many agents, checked after every step against a small reference model: the ledger rows.
+ */
+
+const CONFIG = {
+  limits: {
+    global: { cost_usd: 4, mode: 'hard' },
+    session: { cost_usd: 2.5, tokens: 400_000, mode: 'hard' },
+    task: { cost_usd: 1, mode: 'hard' },
+  },
+  pricing: { models: { m: { input: 2, output: 8 } } },
+  reservations: { lease: '60s' },
+};
+
+const PARENTS = [
+  { agent: 'p0', session: 's0', task: 't0' },
+  { agent: 'p1', session: 's0', task: 't0' },
+  { agent: 'p2', session: 's0', task: 't1' },
+  { agent: 'p3', session: 's1', task: 't2' },
+];
+const CHILDREN = ['c0', 'c1', 'c2'];
+
+type Op =
+  | { op: 'reserveCost'; who: number; usd: number }
+  | { op: 'reserveModel'; who: number; input: number; output: number }
+  | { op: 'commit'; who: number; pick: number; fraction: number; resend: boolean }
+  | { op: 'release'; who: number; pick: number }
+  | { op: 'spend'; who: number; usd: number; reuseKey: boolean }
+  | { op: 'delegate'; who: number; child: number; usd: number }
+  | { op: 'childUp'; child: number; parent: number }
+  | { op: 'childBye'; child: number }
+  | { op: 'childDrop'; child: number }
+  | { op: 'advance'; ms: number }
+  | { op: 'kill'; target: number }
+  | { op: 'resume' }
+  | { op: 'grant'; target: number; usd: number };
+
+const who = fc.integer({ min: 0, max: PARENTS.length + CHILDREN.length - 1 });
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ op: fc.constant('reserveCost' as const), who, usd: fc.integer({ min: 1, max: 600 }).map((c) => c / 1000) }) },
+  { weight: 6, arbitrary: fc.record({ op: fc.constant('reserveModel' as const), who, input: fc.integer({ min: 0, max: 50_000 }), output: fc.integer({ min: 1, max: 100_000 }) }) },
+  { weight: 8, arbitrary: fc.record({ op: fc.constant('commit' as const), who, pick: fc.nat(), fraction: fc.double({ min: 0, max: 1, noNaN: true }), resend: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('release' as const), who, pick: fc.nat() }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('spend' as const), who, usd: fc.integer({ min: 0, max: 300 }).map((c) => c / 1000), reuseKey: fc.boolean() }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('delegate' as const), who: fc.integer({ min: 0, max: PARENTS.length + CHILDREN.length - 1 }), child: fc.integer({ min: 0, max: CHILDREN.length - 1 }), usd: fc.integer({ min: 1, max: 500 }).map((c) => c / 1000) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('childUp' as const), child: fc.integer({ min: 0, max: CHILDREN.length - 1 }), parent: fc.integer({ min: 0, max: PARENTS.length + CHILDREN.length - 1 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('childBye' as const), child: fc.integer({ min: 0, max: CHILDREN.length - 1 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('childDrop' as const), child: fc.integer({ min: 0, max: CHILDREN.length - 1 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 1_000, max: 90_000 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('kill' as const), target: fc.integer({ min: 0, max: 3 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('resume' as const) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('grant' as const), target: fc.integer({ min: 0, max: 3 }), usd: fc.integer({ min: 1, max: 100 }).map((c) => c / 100) }) },
+);
+
+interface OpenGrant {
+  readonly reservation: string;
+  readonly model: boolean;
+  readonly input: number;
+  readonly output: number;
+  readonly cost: number;
+}
+
+class World {
+  readonly d = new EngineDriver(CONFIG);
+  readonly conns: Array<number | null>;
+  readonly grants: OpenGrant[][];
+  readonly commitKeys: string[] = [];
+  readonly spendKeys: string[] = [];
+  seq = 0;
+
+  constructor() {
+    this.conns = [...PARENTS.map((p) => this.d.connect(p)), ...CHILDREN.map(() => null)];
+    this.grants = this.conns.map(() => []);
+  }
+
+  private id(prefix: string): string {
+    this.seq += 1;
+    return `${prefix}${this.seq}`;
+  }
+
+  private reply(conn: number, id: string): DaemonFrame | undefined {
+    return this.d.frames(conn).findLast((f) => 'id' in f && f.id === id && f.type !== 'pending') as DaemonFrame | undefined;
+  }
+
+  apply(o: Op): void {
+    const d = this.d;
+    switch (o.op) {
+      case 'reserveCost':
+      case 'reserveModel': {
+        const conn = this.conns[o.who];
+        if (conn == null) return;
+        const id = this.id('r');
+        const frame =
+          o.op === 'reserveCost'
+            ? ({ type: 'reserve', id, cost_usd: o.usd } as const)
+            : ({ type: 'reserve', id, model: 'm', input_tokens: o.input, max_output_tokens: o.output } as const);
+        d.send(conn, frame);
+        const r = this.reply(conn, id);
+        if (r?.type === 'grant') {
+          this.grants[o.who]?.push({
+            reservation: r.reservation,
+            model: o.op === 'reserveModel',
+            input: o.op === 'reserveModel' ? o.input : 0,
+            output: r.max_output_tokens,
+            cost: Math.round(r.cost_usd * 1e9),
+          });
+        }
+        return;
+      }
+      case 'commit': {
+        const conn = this.conns[o.who];
+        const list = this.grants[o.who];
+        if (conn == null || !list || list.length === 0) return;
+        const g = list.splice(o.pick % list.length, 1)[0] as OpenGrant;
+        const id = this.id('c');
+        // An honest agent: never more than it was granted.
+        const frame = g.model
+          ? ({ type: 'commit', id, reservation: g.reservation, model: 'm', input_tokens: g.input, output_tokens: Math.floor(g.output * o.fraction) } as const)
+          : ({ type: 'commit', id, reservation: g.reservation, input_tokens: 0, output_tokens: 0, cost_usd: Math.floor(g.cost * o.fraction) / 1e9 } as const);
+        d.send(conn, frame);
+        if (o.resend) d.send(conn, { ...frame, id: this.id('c') });
+        return;
+      }
+      case 'release': {
+        const conn = this.conns[o.who];
+        const list = this.grants[o.who];
+        if (conn == null || !list || list.length === 0) return;
+        const g = list.splice(o.pick % list.length, 1)[0] as OpenGrant;
+        d.send(conn, { type: 'release', id: this.id('l'), reservation: g.reservation });
+        return;
+      }
+      case 'spend': {
+        const conn = this.conns[o.who];
+        if (conn == null) return;
+        const key = o.reuseKey && this.spendKeys.length > 0 ? (this.spendKeys[this.seq % this.spendKeys.length] as string) : this.id('k');
+        this.spendKeys.push(key);
+        d.send(conn, { type: 'spend', id: this.id('s'), key, cost_usd: o.usd });
+        return;
+      }
+      case 'delegate': {
+        const conn = this.conns[o.who];
+        if (conn == null) return;
+        d.send(conn, { type: 'delegate', id: this.id('d'), child: CHILDREN[o.child] as string, limits: { cost_usd: o.usd } });
+        return;
+      }
+      case 'childUp': {
+        const idx = PARENTS.length + o.child;
+        if (this.conns[idx] != null || o.parent === idx) return;
+        const parentName = o.parent < PARENTS.length ? PARENTS[o.parent]?.agent : CHILDREN[o.parent - PARENTS.length];
+        const base = PARENTS[o.parent < PARENTS.length ? o.parent : 0] as (typeof PARENTS)[number];
+        const conn = d.connect({ agent: CHILDREN[o.child] as string, session: base.session, task: base.task, parent: parentName as string });
+        const welcome = d.frames(conn).find((f) => f.type === 'welcome');
+        if (welcome) {
+          this.conns[idx] = conn;
+          this.grants[idx] = [];
+        }
+        return;
+      }
+      case 'childBye':
+      case 'childDrop': {
+        const idx = PARENTS.length + o.child;
+        const conn = this.conns[idx];
+        if (conn == null) return;
+        if (o.op === 'childBye') d.send(conn, { type: 'bye' });
+        d.disconnect(conn);
+        this.conns[idx] = null;
+        this.grants[idx] = [];
+        return;
+      }
+      case 'advance': {
+        d.advance(o.ms);
+        // Reservations past their lease are gone; the agent forgets them (a late commit would be a spend).
+        for (const list of this.grants) {
+          if (!list) continue;
+          for (let i = list.length - 1; i >= 0; i--) if (!d.engine.reservations.has((list[i] as OpenGrant).reservation)) list.splice(i, 1);
+        }
+        return;
+      }
+      case 'kill':
+        d.operator({ type: 'kill', id: this.id('o'), scope: (['task:t0', 'session:s0', 'agent:p1', 'task:t2'] as const)[o.target] });
+        return;
+      case 'resume':
+        d.operator({ type: 'resume', id: this.id('o'), all: true });
+        return;
+      case 'grant':
+        d.operator({ type: 'grant', id: this.id('o'), target: (['task:t0', 'session:s0', 'global', 'task:t1'] as const)[o.target], add_usd: o.usd });
+        return;
+      default:
+        o satisfies never;
+    }
+  }
+
+  /** Invariants of the engine against the ledger rows (the reference model). */
+  check(): void {
+    const e = this.d.engine;
+    const rows = this.d.ledger;
+    // No key twice in the ledger (the driver throws on a duplicate insert), and every ack of a resent key says duplicate.
+    for (const s of e.scopes.values()) {
+      const mine = rows.filter((r) => r.chain.includes(s.id));
+      // Counters equal the sum of ledger rows.
+      expect(s.counters.life[COST] ?? 0).toBe(mine.reduce((a, r) => a + r.cost_nano, 0));
+      expect(s.counters.life[TOKENS] ?? 0).toBe(mine.reduce((a, r) => a + r.input_tokens + r.output_tokens, 0));
+      expect(s.counters.life[CALLS] ?? 0).toBe(mine.length);
+      // Reserved equals the placements of live reservations and holds, and is never negative.
+      const placed: Deltas = {};
+      for (const r of e.reservations.values()) for (const p of r.placements) if (p.scope === s) for (const k in p.deltas) placed[k] = (placed[k] ?? 0) + (p.deltas[k] ?? 0);
+      expect(s.reserved[COST] ?? 0).toBe(placed[COST] ?? 0);
+      expect(s.reserved[COST] ?? 0).toBeGreaterThanOrEqual(0);
+      // Hard caps: commits of honest reservations plus what is still reserved never pass the limit;
+      // only spend events (which always record) can push a scope over.
+      const committed = mine.filter((r) => r.kind === 'commit').reduce((a, r) => a + r.cost_nano, 0);
+      // Reference for what must be held against this scope, computed from the reservations
+      // themselves: each live call reservation of an agent below it that no delegated child
+      // between them funds, plus what every delegation hold below it has not yet paid out.
+      let mustHold = 0;
+      for (const r of e.reservations.values()) {
+        const at = r.chain.indexOf(s);
+        if (at < 0) continue;
+        if (r.kind === 'hold') {
+          const between = r.chain.slice(at + 1);
+          if (!between.some((x) => x.cap && x.cap[COST] !== undefined)) mustHold += r.remaining?.[COST] ?? 0;
+        } else {
+          const between = r.chain.slice(at + 1);
+          if (!between.some((x) => x.cap && x.cap[COST] !== undefined)) mustHold += r.cost_nano;
+        }
+      }
+      for (const c of e.limitsOf(s).checks) {
+        if (c.dim !== COST || c.window !== 'life') continue;
+        expect(committed + mustHold, `${s.id} reference`).toBeLessThanOrEqual(c.limit);
+        const limit = c.limit;
+        expect(committed + (s.reserved[COST] ?? 0), `${s.id} ${c.source} limit ${limit}`).toBeLessThanOrEqual(limit);
+      }
+    }
+  }
+}
+
+describe('engine properties', () => {
+  it('caps hold, counters match the ledger, keys count once, delegated budget is never spent twice', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 120 }), (ops) => {
+        const w = new World();
+        for (const o of ops) {
+          w.apply(o);
+          w.check();
+        }
+        // Every resent commit or reused spend key was acknowledged as a duplicate, never recorded twice.
+        const keys = w.d.ledger.map((r) => r.key);
+        expect(new Set(keys).size).toBe(keys.length);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a killed scope never gets a grant', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 80 }), (ops) => {
+        const w = new World();
+        for (const o of ops) {
+          const killedBefore = new Set([...w.d.engine.scopes.values()].filter((s) => s.killed).map((s) => s.id));
+          const counts = w.conns.map((c) => (c == null ? 0 : w.d.frames(c).length));
+          w.apply(o);
+          if (o.op === 'resume' || killedBefore.size === 0) continue;
+          w.conns.forEach((c, i) => {
+            if (c == null) return;
+            const fresh = w.d.frames(c).slice(counts[i] ?? 0);
+            const chain = w.d.engine.conns.get(c)?.chain ?? [];
+            if (chain.some((s) => killedBefore.has(s.id))) expect(fresh.filter((f) => f.type === 'grant' || f.type === 'delegated')).toEqual([]);
+          });
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
