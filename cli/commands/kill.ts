@@ -1,0 +1,23 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { commandOptions, usageError, withOperator } from '../context.js';
+import { parseReason, parseScope } from '../flags.js';
+
+const Options = z.object({ all: z.boolean().optional(), reason: z.string().optional() });
+
+export function register(program: Command): void {
+  program
+    .command('kill')
+    .description('stop every agent under a scope now and deny its requests until resume')
+    .argument('[scope]', 'global or kind:id (user:alice, session:s-42, task:t-7, agent:a-1)', parseScope)
+    .option('--all', 'kill every scope')
+    .option('--reason <text>', 'told to the killed agents and kept in the ledger', parseReason)
+    .action(async (scope: string | undefined, _options: unknown, command: Command) => {
+      const options = commandOptions(command, Options);
+      if ((scope === undefined) === (options.all === undefined)) usageError(command, 'give a scope or --all (exactly one)');
+      const target = scope === undefined ? { all: true as const } : { scope };
+      const reason = options.reason === undefined ? {} : { reason: options.reason };
+      const result = await withOperator(command, (client) => client.request({ type: 'kill', ...target, ...reason }));
+      process.stdout.write(`${result.message}\n`);
+    });
+}

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import type { ScopeStatus, StatusJson } from '../../shared/protocol/operator.js';
+import { parseSince } from '../flags.js';
+import { formatPressure } from './pressure.js';
+import { bindingUsage, formatUsage, renderStatusLine } from './status.js';
+import { count, duration, usd } from './units.js';
+
+function scope(overrides: Partial<ScopeStatus>): ScopeStatus {
+  return {
+    limit: {},
+    spent: {},
+    reserved: {},
+    pressure: 'ok',
+    ratio: null,
+    killed: false,
+    breaker: 'closed',
+    mode: 'hard',
+    agents: 0,
+    burn_usd_per_min_1m: null,
+    burn_usd_per_min_10m: null,
+    exhaustion_ms: null,
+    ...overrides,
+  };
+}
+
+function status(scopes: Record<string, ScopeStatus>, prompts = 0): StatusJson {
+  return { agents: 1, prompts, scopes, config: { path: null, loaded_at: 0, error: null } };
+}
+
+describe('formatPressure', () => {
+  it('is word + glyph + number, as SPEC §5 writes it', () => {
+    expect(formatPressure('ok', 0.42)).toBe('ok 42%');
+    expect(formatPressure('warning', 0.74)).toBe('! warn 74%');
+    expect(formatPressure('critical', 0.93)).toBe('!! crit 93%');
+    expect(formatPressure('exceeded', 1.04)).toBe('X over 104%');
+  });
+
+  it('never rounds up to a full limit, and says — without one', () => {
+    expect(formatPressure('critical', 0.996)).toBe('!! crit 99%');
+    expect(formatPressure('ok', null)).toBe('ok —');
+  });
+});
+
+describe('units', () => {
+  it('prints dollars without float noise or needless zeros', () => {
+    expect([usd(20), usd(3.42), usd(0.21), usd(0.1), usd(0.0042), usd(0), usd(150.4)]).toEqual([
+      '$20',
+      '$3.42',
+      '$0.21',
+      '$0.10',
+      '$0.0042',
+      '$0',
+      '$150',
+    ]);
+  });
+
+  it('abbreviates counts and durations', () => {
+    expect([count(950), count(12_000), count(1_500_000)]).toEqual(['950', '12k', '1.5M']);
+    expect([duration(42_000), duration(185_000), duration(7_620_000), duration(-5)]).toEqual(['42s', '3m05s', '2h07m', '0s']);
+  });
+});
+
+describe('status', () => {
+  it('shows the limit closest to running out', () => {
+    const s = scope({ limit: { cost_usd: 5, tokens: 100_000 }, spent: { cost_usd: 1, tokens: 90_000 } });
+    expect(formatUsage(bindingUsage(s))).toBe('90k/100k tok');
+    expect(formatUsage(bindingUsage(scope({ spent: { cost_usd: 0.8 } })))).toBe('$0.80/—');
+  });
+
+  it('--line falls back to total spend and — when burn is unknown', () => {
+    const line = renderStatusLine(status({ global: scope({ spent: { cost_usd: 1.5 }, limit: { cost_usd: 10 } }) }, 1));
+    expect(line).toBe('$1.50/$10 total · —/min · 1 prompt · ok');
+  });
+
+  it('--line without any scope yet', () => {
+    expect(renderStatusLine(status({}))).toBe('$0 today · —/min · 0 prompts · ok');
+  });
+});
+
+describe('parseSince', () => {
+  const now = Date.UTC(2025, 5, 15, 12);
+  it('takes durations back from now and dates as local midnight', () => {
+    expect(parseSince('24h', now)).toBe(now - 86_400_000);
+    expect(parseSince('7d', now)).toBe(now - 7 * 86_400_000);
+    expect(parseSince('2025-03-01', now)).toBe(new Date(2025, 2, 1).getTime());
+    expect(parseSince('2025-03-01T10:00:00Z', now)).toBe(Date.UTC(2025, 2, 1, 10));
+  });
+
+  it.each(['yesterday', '24', '-1h', '2025-13-01', '2025-02-30'])('rejects %j', (text) => {
+    expect(() => parseSince(text, now)).toThrow(/duration like 24h/);
+  });
+});

@@ -1,0 +1,26 @@
+import type { Pressure } from '../../shared/protocol/agent.js';
+
+/** Word + glyph, so a pressure reads the same without colour and in a screen reader (SPEC §5). */
+const LABEL = {
+  ok: 'ok',
+  warning: '! warn',
+  critical: '!! crit',
+  exceeded: 'X over',
+} as const satisfies Record<Pressure, string>;
+
+const RANK = { ok: 0, warning: 1, critical: 2, exceeded: 3 } as const satisfies Record<Pressure, number>;
+
+/** `ok 42%`, `! warn 74%`, `!! crit 93%`, `X over 104%`; `—` for the number when the scope has no limit. */
+export function formatPressure(pressure: Pressure, ratio: number | null): string {
+  // Floor, so 99.6% used never reads as a full 100%.
+  const percent = ratio === null ? '—' : `${Math.floor(ratio * 100)}%`;
+  return `${LABEL[pressure]} ${percent}`;
+}
+
+export function pressureLabel(pressure: Pressure): string {
+  return LABEL[pressure];
+}
+
+export function pressureRank(pressure: Pressure): number {
+  return RANK[pressure];
+}
