@@ -190,7 +190,7 @@ class World {
         d.operator({ type: 'resume', id: this.id('o'), all: true });
         return;
       case 'grant':
-        d.operator({ type: 'grant', id: this.id('o'), target: (['task:t0', 'session:s0', 'global', 'task:t1'] as const)[o.target], add_usd: o.usd });
+        d.operator({ type: 'grant', id: this.id('o'), target: (['task:t0', 'session:s0', 'global', 'task:t1'] as const)[o.target] ?? 'global', add_usd: o.usd });
         return;
       default:
         o satisfies never;
