@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { EngineDriver } from './testing.js';
+
+const hello = { agent: 'a1', session: 's1', task: 't1' };
+
+describe('engine: limit rules', () => {
+  it('soft mode allows and warns', () => {
+    const d = new EngineDriver({ limits: { task: { cost_usd: 0.1, mode: 'soft' } } });
+    const c = d.connect(hello);
+    const g = d.request(c, { type: 'reserve', id: 'r', cost_usd: 0.5 });
+    expect(g).toMatchObject({ type: 'grant', pressure: 'exceeded' });
+    expect(g.type === 'grant' && g.warnings.some((w) => w.startsWith('soft limit: task:t1'))).toBe(true);
+  });
+
+  it('once lets one request through an approval limit, and only that one', () => {
+    const d = new EngineDriver({ limits: { session: { cost_usd: 1, mode: 'approval' } } });
+    const c = d.connect(hello);
+    const p = d.request(c, { type: 'reserve', id: 'r1', cost_usd: 1.2 });
+    if (p.type !== 'pending') throw new Error(JSON.stringify(p));
+    d.operator({ type: 'grant', id: 'o', target: p.prompt, once: true });
+    expect(d.frames(c).at(-1)).toMatchObject({ type: 'grant', id: 'r1' });
+    expect(d.request(c, { type: 'reserve', id: 'r2', cost_usd: 0.01 }).type).toBe('pending');
+  });
+
+  it('critical requests get the grace overdraft once per scope', () => {
+    const d = new EngineDriver({ limits: { task: { cost_usd: 1, mode: 'hard' } } });
+    const c = d.connect(hello);
+    expect(d.request(c, { type: 'reserve', id: 'r1', cost_usd: 0.95 }).type).toBe('grant');
+    expect(d.request(c, { type: 'reserve', id: 'r2', cost_usd: 0.1 })).toMatchObject({ type: 'deny', code: 'BUDGET_EXCEEDED' });
+    expect(d.request(c, { type: 'reserve', id: 'r3', cost_usd: 0.1, critical: true })).toMatchObject({ type: 'grant' });
+    expect(d.request(c, { type: 'reserve', id: 'r4', cost_usd: 0.01, critical: true })).toMatchObject({ type: 'deny', code: 'BUDGET_EXCEEDED' });
+  });
+
+  it('grace never covers more than the configured overdraft', () => {
+    const d = new EngineDriver({ limits: { task: { cost_usd: 1, mode: 'hard' } }, approvals: { grace: { cost_usd: 0.05 } } });
+    const c = d.connect(hello);
+    expect(d.request(c, { type: 'reserve', id: 'r1', cost_usd: 1 }).type).toBe('grant');
+    expect(d.request(c, { type: 'reserve', id: 'r2', cost_usd: 0.06, critical: true })).toMatchObject({ type: 'deny' });
+    expect(d.request(c, { type: 'reserve', id: 'r3', cost_usd: 0.05, critical: true }).type).toBe('grant');
+  });
+
+  it('per_day windows reset at the day boundary of the configured time zone', () => {
+    const start = Date.UTC(2026, 10, 24, 22, 30); // 23:30 in Europe/Berlin
+    const d = new EngineDriver({ timezone: 'Europe/Berlin', limits: { global: { per_day: { cost_usd: 1 }, mode: 'hard' } } }, { now: start });
+    const c = d.connect(hello);
+    expect(d.request(c, { type: 'spend', id: 's', key: 'k1', cost_usd: 1 })).toMatchObject({ type: 'ack' });
+    expect(d.request(c, { type: 'reserve', id: 'r1', cost_usd: 0.1 })).toMatchObject({ type: 'deny', code: 'BUDGET_EXCEEDED', scope: 'global' });
+    d.advance(31 * 60_000); // 00:01 Berlin, next day
+    expect(d.request(c, { type: 'reserve', id: 'r2', cost_usd: 0.1 }).type).toBe('grant');
+  });
+
+  it('wall_time denies a task older than its limit', () => {
+    const d = new EngineDriver({ limits: { task: { wall_time: '30m', mode: 'hard' } } });
+    const c = d.connect(hello);
+    d.request(c, { type: 'spend', id: 's', key: 'k1', cost_usd: 0.01 });
+    d.advance(29 * 60_000);
+    expect(d.request(c, { type: 'reserve', id: 'r1', cost_usd: 0.01 }).type).toBe('grant');
+    d.advance(2 * 60_000);
+    expect(d.request(c, { type: 'reserve', id: 'r2', cost_usd: 0.01 })).toMatchObject({ type: 'deny', code: 'BUDGET_EXCEEDED', scope: 'task:t1' });
+  });
+
+  it('max_share caps one agent at its share of the parent', () => {
+    const d = new EngineDriver({ limits: { task: { cost_usd: 1, mode: 'hard' }, agent: { max_share: 0.5 } } });
+    const a = d.connect(hello);
+    const b = d.connect({ ...hello, agent: 'a2' });
+    expect(d.request(a, { type: 'reserve', id: 'r1', cost_usd: 0.5 }).type).toBe('grant');
+    expect(d.request(a, { type: 'reserve', id: 'r2', cost_usd: 0.01 })).toMatchObject({ type: 'deny', scope: 'agent:a1' });
+    expect(d.request(b, { type: 'reserve', id: 'r3', cost_usd: 0.5 }).type).toBe('grant');
+  });
+
+  it('calls, per-model tokens and ops limits are enforced', () => {
+    const d = new EngineDriver({ limits: { task: { calls: 2, models: { big: { tokens: 1000 } }, ops: { bash: 1 }, mode: 'hard' } } });
+    const c = d.connect(hello);
+    expect(d.request(c, { type: 'reserve', id: 'm1', model: 'big', input_tokens: 900, max_output_tokens: 500 })).toMatchObject({ type: 'grant', max_output_tokens: 100 });
+    expect(d.request(c, { type: 'reserve', id: 'o1', op: 'bash' }).type).toBe('grant');
+    expect(d.request(c, { type: 'reserve', id: 'o2', op: 'bash' })).toMatchObject({ type: 'deny', code: 'BUDGET_EXCEEDED' });
+  });
+
+  it('an unknown model is priced at the default price with a warning, never free', () => {
+    const d = new EngineDriver({ limits: { task: { cost_usd: 100 } }, pricing: { default: { input: 1, output: 4 } } });
+    const c = d.connect(hello);
+    const g = d.request(c, { type: 'reserve', id: 'r', model: 'no-such-model-xyz', input_tokens: 1_000_000, max_output_tokens: 1_000_000 });
+    expect(g).toMatchObject({ type: 'grant', cost_usd: 5 });
+    expect(g.type === 'grant' && g.warnings.join()).toContain('no-such-model-xyz');
+    expect(d.request(c, { type: 'spend', id: 's', key: 'k', model: 'no-such-model-xyz', input_tokens: 1000, output_tokens: 1000 })).toMatchObject({ cost_usd: 0.005 });
+  });
+
+  it('cache tokens are priced separately and do not count as tokens', () => {
+    const d = new EngineDriver({ pricing: { models: { m: { input: 3, output: 15, cache_read: 0.3, cache_write: 3.75 } } }, limits: { task: { tokens: 1000, mode: 'hard' } } });
+    const c = d.connect(hello);
+    const ack = d.request(c, { type: 'spend', id: 's', key: 'k', model: 'm', input_tokens: 100, output_tokens: 100, cache_read_tokens: 1_000_000, cache_write_tokens: 1_000_000 });
+    // 100·3 + 100·15 + 1e6·0.3 + 1e6·3.75 per million = 0.0003 + 0.0015 + 0.3 + 3.75
+    expect(ack).toMatchObject({ type: 'ack', cost_usd: 4.0518, over: false });
+  });
+
+  it('a commit for an expired reservation is recorded like a spend; ids never issued are UNKNOWN_RESERVATION', () => {
+    const d = new EngineDriver({ reservations: { lease: '10s' } });
+    const c = d.connect(hello);
+    const g = d.request(c, { type: 'reserve', id: 'r', cost_usd: 0.1 });
+    if (g.type !== 'grant') throw new Error();
+    d.advance(11_000);
+    expect(d.engine.reservations.size).toBe(0);
+    expect(d.request(c, { type: 'commit', id: 'c', reservation: g.reservation, input_tokens: 0, output_tokens: 0, cost_usd: 0.05 })).toMatchObject({ type: 'ack', duplicate: false });
+    expect(d.ledger).toHaveLength(1);
+    expect(d.request(c, { type: 'commit', id: 'c2', reservation: 'r999-1', input_tokens: 0, output_tokens: 0 })).toMatchObject({ type: 'error', code: 'UNKNOWN_RESERVATION' });
+  });
+
+  it('adaptive sizing grants p99 of observed outputs instead of the requested maximum', () => {
+    const d = new EngineDriver({ reservations: { adaptive: true }, pricing: { models: { m: { input: 1, output: 1 } } } });
+    const c = d.connect(hello);
+    for (let i = 0; i < 20; i++) {
+      const g = d.request(c, { type: 'reserve', id: `r${i}`, model: 'm', input_tokens: 10, max_output_tokens: 4000 });
+      if (g.type !== 'grant') throw new Error();
+      d.request(c, { type: 'commit', id: `c${i}`, reservation: g.reservation, model: 'm', input_tokens: 10, output_tokens: 100 + i });
+    }
+    const g = d.request(c, { type: 'reserve', id: 'last', model: 'm', input_tokens: 10, max_output_tokens: 4000 });
+    expect(g).toMatchObject({ type: 'grant', max_output_tokens: Math.ceil(119 * 1.2) });
+  });
+
+  it('threshold alerts fire once per crossing and re-arm when pressure falls', () => {
+    const d = new EngineDriver({ limits: { task: { cost_usd: 1, mode: 'hard' } } });
+    const c = d.connect(hello);
+    const g = d.request(c, { type: 'reserve', id: 'r1', cost_usd: 0.75 });
+    d.request(c, { type: 'reserve', id: 'r2', cost_usd: 0.01 });
+    const alerts = () => d.engine.alerts.filter((a) => a.kind === 'threshold' && a.scope === 'task:t1').length;
+    expect(alerts()).toBe(1);
+    if (g.type !== 'grant') throw new Error();
+    d.request(c, { type: 'release', id: 'l', reservation: g.reservation });
+    d.request(c, { type: 'reserve', id: 'r3', cost_usd: 0.95 });
+    expect(alerts()).toBe(3); // warning again, then critical
+  });
+});
