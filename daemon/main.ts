@@ -66,7 +66,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     writeFileSync(endpointFile, JSON.stringify({ url, pid: process.pid }), { mode: 0o600 });
     chmodSync(endpointFile, 0o600);
 
-    const tick = setInterval(() => supervisor.dispatch({ type: 'tick' }), TICK_MS);
+    const tick = setInterval(() => {
+      supervisor.dispatch({ type: 'tick' });
+      supervisor.feedTick(Date.now());
+    }, TICK_MS);
     const openLedger = ledger;
     const checkpoint = setInterval(() => openLedger.checkpoint(), CHECKPOINT_MS);
     let watcher: ConfigWatcher | undefined;

@@ -55,6 +55,9 @@ export class Engine {
   readonly prompts = new Map<string, Prompt>();
   readonly alerts: Alert[] = [];
   readonly dirty = new Set<ScopeState>();
+  /** Scopes whose view changed since the live feed last looked (the feed's deltas). */
+  readonly changed = new Set<ScopeState>();
+  alert_seq = 0;
   readonly adaptive = new AdaptiveSizer();
   overshoot_total = 0;
   private seq = 0;
@@ -167,7 +170,8 @@ export class Engine {
   }
 
   alert(level: Alert['level'], kind: Alert['kind'], scope: string, message: string): void {
-    const alert: Alert = { at_ms: this.now, level, kind, scope, message };
+    this.alert_seq += 1;
+    const alert: Alert = { seq: this.alert_seq, at_ms: this.now, level, kind, scope, message };
     this.alerts.push(alert);
     if (this.alerts.length > MAX_ALERTS) this.alerts.splice(0, this.alerts.length - MAX_ALERTS);
     this.emit({ type: 'alert', alert });
@@ -188,6 +192,7 @@ export class Engine {
   /** Raises an alert for every threshold a scope's pressure crossed upward; re-arms when it falls. */
   checkThresholds(chain: readonly ScopeState[]): void {
     for (const scope of chain) {
+      this.changed.add(scope);
       const ratio = ratioOf(this, scope);
       const level = levelOf(ratio, this.config.thresholds);
       if (level > scope.alerted_level) {
@@ -232,6 +237,7 @@ export class Engine {
     chain.push(agent);
     agent.chain = chain;
     agent.connections += 1;
+    this.changed.add(agent);
     if (agent.live_conn === null) agent.live_conn = connId;
     this.conns.set(connId, { id: connId, hello: frame, agent, chain });
     const budgets: Record<string, ReturnType<typeof budgetView>> = {};
@@ -251,6 +257,7 @@ export class Engine {
     if (!conn) return;
     this.conns.delete(connId);
     if (conn.agent) {
+      this.changed.add(conn.agent);
       conn.agent.connections -= 1;
       if (conn.agent.live_conn === connId) conn.agent.live_conn = null;
     }
@@ -779,6 +786,7 @@ export class Engine {
     this.prices = priceBookOf(config);
     this.clock = new PeriodClock(config.timezone);
     this.invalidateLimits();
+    for (const s of this.scopes.values()) this.changed.add(s);
     this.alert('info', 'config', GLOBAL, `config ${path ?? '(embedded defaults)'} applied`);
     for (const p of [...this.prompts.values()]) this.retryPrompt(p, {});
   }

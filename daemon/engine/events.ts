@@ -44,6 +44,7 @@ export interface ActionRow {
 export type AlertLevel = 'info' | 'warning' | 'critical';
 
 export interface Alert {
+  readonly seq: number;
   readonly at_ms: number;
   readonly level: AlertLevel;
   readonly kind: 'threshold' | 'kill' | 'resume' | 'overshoot' | 'prompt' | 'grant' | 'config' | 'pricing';

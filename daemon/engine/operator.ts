@@ -12,6 +12,10 @@ export function handleOperator(engine: Engine, conn: ConnId, frame: OperatorFram
     engine.send(conn, { type: 'result', id: frame.id, ok: true, message, ...extra });
   const fail = (message: string): void => engine.send(conn, { type: 'error', id: frame.id, code: 'INVALID', message });
   switch (frame.type) {
+    case 'subscribe':
+      // The shell keeps the subscriber list and sends the feed; the engine only acknowledges.
+      ok('subscribed');
+      return;
     case 'status':
       ok('ok', { status: statusJson(engine) });
       return;
@@ -56,6 +60,7 @@ export function kill(engine: Engine, frame: Pick<KillRequest, 'scope' | 'all' | 
   const target = engine.scopes.get(id) ?? engine.scope(id, id === GLOBAL ? null : engine.scope(GLOBAL, null));
   const reason = frame.reason ?? 'killed by the operator';
   target.killed = { reason, at_ms: engine.now };
+  for (const s of engine.scopes.values()) engine.changed.add(s);
   engine.emit({ type: 'action', row: { ts: engine.now, kind: 'kill', scope: id, actor, data: { reason } } });
   let agents = 0;
   for (const c of engine.conns.values()) {
@@ -79,6 +84,7 @@ export function resume(engine: Engine, frame: Pick<ResumeRequest, 'scope' | 'all
   const targets = frame.all ? [...engine.scopes.values()].filter((s) => s.killed) : [engine.scopes.get(frame.scope as ScopeId)].filter((s): s is ScopeState => s !== undefined && s.killed !== null);
   for (const s of targets) {
     s.killed = null;
+    engine.changed.add(s);
     engine.emit({ type: 'action', row: { ts: engine.now, kind: 'resume', scope: s.id, actor, data: {} } });
     engine.alert('info', 'resume', s.id, `${s.id} resumed`);
   }
@@ -94,6 +100,7 @@ function raise(engine: Engine, scope: ScopeState, deltas: Deltas, actor: string,
   if (Object.keys(applied).length === 0) return null;
   addInto(scope.grants, applied);
   engine.invalidateLimits();
+  engine.changed.add(scope);
   engine.emit({
     type: 'action',
     row: { ts: engine.now, kind: 'grant', scope: scope.id, actor, data: { cost_nano: applied[COST] ?? 0, tokens: applied[TOKENS] ?? 0, ...(prompt ? { prompt } : {}) } },

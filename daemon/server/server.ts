@@ -102,6 +102,7 @@ export class SpendguardServer implements Transport {
     ws.on('error', (err) => this.opts.log('debug', 'socket error', { conn, error: err.message }));
     ws.on('close', () => {
       this.clients.delete(conn);
+      this.supervisor?.unsubscribe(conn);
       this.supervisor?.dispatch({ type: 'disconnect', conn });
     });
   }
@@ -115,6 +116,7 @@ export class SpendguardServer implements Transport {
       const d = decodeOperatorFrame(data, isBinary);
       if (!d.ok) return this.reject(conn, client, d.error, withinRate);
       sup.dispatch({ type: 'operator', conn, frame: d.frame, actor: 'operator' });
+      if (d.frame.type === 'subscribe') sup.subscribe(conn);
       return;
     }
     const d = decodeAgentFrame(data, isBinary);

@@ -1,4 +1,5 @@
 import type { Engine } from '../engine/engine.js';
+import { feedFrame } from '../engine/feed.js';
 import type { ActionRow, EngineEvent, UsageRow } from '../engine/events.js';
 import type { ConnId } from '../engine/state.js';
 import type { Ledger, ScopeSnapshot } from '../ledger/ledger.js';
@@ -26,6 +27,9 @@ export class Supervisor {
   private scheduled = false;
   private writeFailures = 0;
   onAlert: ((alert: import('../engine/events.js').Alert) => void) | undefined;
+  private readonly subscribers = new Set<ConnId>();
+  private feedAlertSeq = 0;
+  private lastFeedMs = 0;
 
   constructor(
     readonly engine: Engine,
@@ -71,6 +75,38 @@ export class Supervisor {
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => this.flush());
+  }
+
+  /** Adds an operator to the live feed and sends it the whole picture at once. */
+  subscribe(conn: ConnId): void {
+    this.subscribers.add(conn);
+    const frame = feedFrame(this.engine, true, 0);
+    this.feedAlertSeq = Math.max(this.feedAlertSeq, this.engine.alert_seq);
+    this.transport.send(conn, JSON.stringify(frame));
+  }
+
+  unsubscribe(conn: ConnId): void {
+    this.subscribers.delete(conn);
+  }
+
+  /**
+   * Called on a fixed tick (≤ 10/s): one coalesced delta for however many events arrived, and a
+   * refresh at least every second so burn rates and countdowns move even when nothing happens.
+   */
+  feedTick(nowMs: number): void {
+    if (this.subscribers.size === 0) {
+      this.engine.changed.clear();
+      this.feedAlertSeq = this.engine.alert_seq;
+      return;
+    }
+    const quiet = this.engine.changed.size === 0 && this.engine.alert_seq === this.feedAlertSeq;
+    if (quiet && nowMs - this.lastFeedMs < 1_000) return;
+    const global = this.engine.scopes.get('global' as never);
+    if (global) this.engine.changed.add(global);
+    const data = JSON.stringify(feedFrame(this.engine, false, this.feedAlertSeq));
+    this.feedAlertSeq = this.engine.alert_seq;
+    this.lastFeedMs = nowMs;
+    for (const conn of this.subscribers) this.transport.send(conn, data);
   }
 
   /** Writes the batch in one transaction, then sends what waited for it. */

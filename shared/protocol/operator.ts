@@ -38,7 +38,11 @@ export const GrantRequest = z.strictObject({
 
 export const DenyRequest = z.strictObject({ type: z.literal('deny'), id: RequestId, prompt: z.string().min(1).max(128) });
 
+/** Starts the live feed: a full `feed` frame now, then changes at most ~10 times a second. */
+export const SubscribeRequest = z.strictObject({ type: z.literal('subscribe'), id: RequestId });
+
 export const OperatorFrame = z.discriminatedUnion('type', [
+  SubscribeRequest,
   StatusRequest,
   PromptsRequest,
   KillRequest,
@@ -73,6 +77,58 @@ export const ScopeStatus = z.object({
   exhaustion_ms: z.number().nullable(),
 });
 
+export const ScopeKindName = z.enum(['global', 'user', 'session', 'task', 'agent']);
+
+/** A scope as the live feed shows it: its status plus where it sits in the tree. */
+export const FeedScope = ScopeStatus.extend({
+  parent: z.string().nullable(),
+  kind: ScopeKindName,
+  /** Backpressure delay the next grant under this scope would carry. */
+  delay_ms: z.number(),
+  /** running: a connected agent; waiting: an agent with a pending prompt; idle: no connection. */
+  state: z.enum(['running', 'waiting', 'killed', 'idle']),
+  limit_source: z.enum(['config', 'delegation', 'max_share', 'none']),
+  kill_reason: z.string().nullable(),
+});
+
+export const AlertJson = z.object({
+  seq: z.number(),
+  at_ms: z.number(),
+  level: z.enum(['info', 'warning', 'critical']),
+  kind: z.string(),
+  scope: z.string(),
+  message: z.string(),
+});
+
+export const FeedFrame = z.object({
+  type: z.literal('feed'),
+  /** true: `scopes` is the whole tree (replace); false: only scopes that changed (merge). */
+  full: z.boolean(),
+  at_ms: z.number(),
+  agents: z.number(),
+  scopes: z.record(z.string(), FeedScope),
+  /** Always the whole list: it is bounded and small. */
+  prompts: z.array(
+    z.object({
+      id: z.string(),
+      scope: z.string(),
+      agent: z.string(),
+      reason: z.string(),
+      cost_usd: z.number(),
+      tokens: z.number(),
+      age_ms: z.number(),
+      expires_in_ms: z.number(),
+      projected_usd: z.number().nullable(),
+    }),
+  ),
+  /** New alerts since the previous frame (all recent ones when full). */
+  alerts: z.array(AlertJson),
+  /** Global spend per 10 s over the last 5 minutes, in USD, oldest first. */
+  burn_series_usd: z.array(z.number()),
+  config: z.object({ path: z.string().nullable(), loaded_at: z.number(), error: z.string().nullable() }),
+  approvals: z.object({ timeout_ms: z.number(), increment_usd: z.number() }),
+});
+
 export const StatusJson = z.object({
   agents: z.number(),
   scopes: z.record(z.string(), ScopeStatus),
@@ -102,6 +158,9 @@ export const OperatorResult = z.object({
 });
 
 export type ScopeStatus = z.infer<typeof ScopeStatus>;
+export type FeedScope = z.infer<typeof FeedScope>;
+export type FeedFrame = z.infer<typeof FeedFrame>;
+export type AlertJson = z.infer<typeof AlertJson>;
 export type StatusJson = z.infer<typeof StatusJson>;
 export type PromptJson = z.infer<typeof PromptJson>;
 export type OperatorResult = z.infer<typeof OperatorResult>;
