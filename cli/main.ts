@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { z } from 'zod';
 import * as config from './commands/config.js';
 import * as daemon from './commands/daemon.js';
+import * as demo from './commands/demo.js';
 import * as deny from './commands/deny.js';
 import * as grant from './commands/grant.js';
 import * as kill from './commands/kill.js';
@@ -10,11 +11,12 @@ import * as prompts from './commands/prompts.js';
 import * as report from './commands/report.js';
 import * as resume from './commands/resume.js';
 import * as status from './commands/status.js';
+import * as top from './commands/top.js';
 import { describeFailure, type ExitCode } from './exit.js';
 import { parseUrl } from './flags.js';
 
 /** Every command, in help order. A command is one file in `commands/` exporting `register`. */
-const COMMANDS: readonly { register(program: Command): void }[] = [daemon, status, prompts, kill, resume, grant, deny, report, config];
+const COMMANDS: readonly { register(program: Command): void }[] = [daemon, top, demo, status, prompts, kill, resume, grant, deny, report, config];
 
 function version(): string {
   const pkg = z.object({ version: z.string() }).safeParse(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')));
