@@ -793,10 +793,16 @@ export class Engine {
 
   private restore(restored: RestoredState): void {
     const byId = new Map(restored.scopes.map((s) => [s.id, s]));
+    const built = new Set<ScopeId>();
     const build = (id: ScopeId, depth: number): ScopeState => {
       const existing = this.scopes.get(id);
-      if (existing) return existing;
       const r = byId.get(id);
+      if (existing && (built.has(id) || !r)) return existing;
+      built.add(id);
+      if (existing && r) {
+        existing.counters = structuredClone(r.counters);
+        return existing;
+      }
       const parent = r?.parent && depth < MAX_CHAIN ? build(r.parent, depth + 1) : id === GLOBAL ? null : this.scope(GLOBAL, null);
       const s = this.scope(id, parent);
       if (r) s.counters = structuredClone(r.counters);

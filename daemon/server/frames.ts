@@ -37,6 +37,9 @@ function checkType(obj: Record<string, unknown>, known: readonly string[], id: s
 export function decodeAgentFrame(data: Buffer, isBinary: boolean): Decoded<AgentFrame> {
   const p = parseObject(data, isBinary);
   if (!p.ok) return p;
+  if (typeof p.obj.type === 'string' && OPERATOR_TYPES.includes(p.obj.type)) {
+    return fail('UNAUTHORIZED', `${p.obj.type}: operator frames need the operator token on /v1/operator; an agent token may only act for its own chain`, p.id);
+  }
   const typeError = checkType(p.obj, AGENT_TYPES, p.id);
   if (typeError) return { ok: false, error: typeError };
   if (p.obj.type === 'hello' && p.obj.v !== PROTOCOL_VERSION && typeof p.obj.v === 'number') {
