@@ -112,7 +112,13 @@ export const ConfigSchema = z.strictObject({
   breakers: z
     .strictObject({
       denials: z
-        .strictObject({ threshold: Count.default(5), reset: Duration.default(300_000), half_open: Count.default(3) })
+        .strictObject({
+          threshold: Count.default(5),
+          reset: Duration.default(300_000),
+          half_open: Count.default(3),
+          // Consecutive denials across all of a user's agents with no grant between them.
+          user_threshold: Count.default(100),
+        })
         .prefault({}),
       burn_rate: z
         .strictObject({ window: Duration.default(600_000), cost_usd: Usd.optional(), cooldown: Duration.default(1_200_000) })
@@ -122,10 +128,25 @@ export const ConfigSchema = z.strictObject({
   detectors: z
     .strictObject({
       loop: z
-        .strictObject({ repeats: Count.default(5), window: Duration.default(600_000), allow: z.array(z.string()).default([]) })
+        .strictObject({
+          repeats: Count.default(5),
+          window: Duration.default(600_000),
+          allow: z.array(z.string()).default([]),
+          // Also treat the same model with the same input size as a repeat (retrying one prompt).
+          match_input_size: z.boolean().default(false),
+        })
+        .prefault({}),
+      amplification: z
+        .strictObject({
+          factor: z.number().min(1).max(1000).default(4),
+          window: Duration.default(600_000),
+          min_calls: Count.default(4),
+          action: z.enum(['alert', 'deny']).default('alert'),
+        })
         .prefault({}),
       fanout: z.strictObject({ children: Count.default(10), depth: Count.default(3) }).prefault({}),
-      concurrency: z.strictObject({ agent: Count.default(8), task: Count.default(32) }).prefault({}),
+      // In-flight reservations; unlimited unless set (the example config sets agent 8, task 32).
+      concurrency: z.strictObject({ agent: Count.optional(), task: Count.optional() }).prefault({}),
     })
     .prefault({}),
   tools: z.record(z.string(), ToolPolicy).default({}),

@@ -36,6 +36,18 @@ export class BurnMeter {
     return (sum / observed) * 60_000;
   }
 
+  /** Spend within the last `windowMs` (10 s resolution, at most 10 minutes). */
+  sum(nowMs: number, windowMs: number): number {
+    const nowSlot = Math.floor(nowMs / BUCKET_MS);
+    const slots = Math.min(BUCKETS, Math.ceil(windowMs / BUCKET_MS));
+    let sum = 0;
+    for (let s = nowSlot - slots + 1; s <= nowSlot; s++) {
+      const i = ((s % BUCKETS) + BUCKETS) % BUCKETS;
+      if (this.stamps[i] === s) sum += this.buckets[i] ?? 0;
+    }
+    return sum;
+  }
+
   /** Per-bucket spend, oldest first, for sparklines. */
   series(nowMs: number, count = 30): number[] {
     const nowSlot = Math.floor(nowMs / BUCKET_MS);

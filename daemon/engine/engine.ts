@@ -12,6 +12,7 @@ import { GLOBAL, scopeId, type ScopeId } from './scope.js';
 import { newScope, recordSpent, type Connection, type ConnId, type Prompt, type Reservation, type ScopeCounters, type ScopeState } from './state.js';
 import { pressureOf, ratioOf, delayFor, levelOf, LEVEL_NAMES } from './pressure.js';
 import { handleOperator } from './operator.js';
+import { Runaway, type Refusal } from './runaway.js';
 
 export interface RestoredScope {
   readonly id: ScopeId;
@@ -59,6 +60,7 @@ export class Engine {
   readonly changed = new Set<ScopeState>();
   alert_seq = 0;
   readonly adaptive = new AdaptiveSizer();
+  readonly runaway: Runaway;
   overshoot_total = 0;
   private seq = 0;
   private limitsGen = 0;
@@ -73,6 +75,7 @@ export class Engine {
     this.epoch = opts.epoch;
     this.prices = priceBookOf(opts.config);
     this.clock = new PeriodClock(opts.config.timezone);
+    this.runaway = new Runaway(opts.config, (level, kind, scope, message) => this.alert(level, kind, scope, message));
     this.scope(GLOBAL, null);
     if (opts.restored) this.restore(opts.restored);
   }
@@ -182,6 +185,8 @@ export class Engine {
   }
 
   deny(conn: ConnId, id: string, code: DenyCode, scope: string, message: string, retry_after_ms?: number): void {
+    const chain = this.conns.get(conn)?.chain;
+    if (chain && chain.length > 0) this.runaway.recordDenial(chain, code, this.now);
     this.send(conn, { type: 'deny', id, code, scope, message, ...(retry_after_ms === undefined ? {} : { retry_after_ms }) });
   }
 
@@ -350,7 +355,7 @@ export class Engine {
     return this.prices.resolve(model);
   }
 
-  reserve(conn: Connection, frame: Reserve, opts: { onceAt?: ScopeState; noPrompt?: boolean }): void {
+  reserve(conn: Connection, frame: Reserve, opts: { onceAt?: ScopeState; noPrompt?: boolean; confirmed?: boolean }): void {
     if (!this.admit(conn, frame.id)) return;
     const warnings: string[] = [];
     const fixed = frame.cost_usd === undefined ? undefined : usdToNano(frame.cost_usd);
@@ -374,6 +379,12 @@ export class Engine {
       desired = adaptiveOutput(this.adaptive, conn.agent.id, frame.model, desired);
     }
     const minOut = llm && desired > 0 ? 1 : 0;
+    const refusal = this.runaway.gate(conn.chain, frame, (askDeltas(ask, desired)[COST] ?? 0) / 1e9, this.now, (s) => this.limitsOf(s));
+    if (refusal && !(refusal.confirm && opts.confirmed)) {
+      if (refusal.confirm && !opts.noPrompt) this.createToolPrompt(conn, frame, refusal, ask, desired);
+      else this.deny(conn.id, frame.id, refusal.code, refusal.scope.id, refusal.message, refusal.retry_after_ms);
+      return;
+    }
     const limitsOf = (s: ScopeState): readonly Check[] => this.limitsOf(s).checks;
     const periods = this.periods();
     const ev = evaluate(conn.chain, ask, desired, { periods, limitsOf, skipApprovalAt: opts.onceAt });
@@ -420,6 +431,8 @@ export class Engine {
     };
     for (const p of placements) addInto(p.scope.reserved, p.deltas);
     this.reservations.set(reservation.id, reservation);
+    this.runaway.recordGrant(conn.chain, this.now);
+    this.runaway.granted(conn.chain, this.now);
     this.touchHold(conn.chain);
     if (usedGrace) for (const s of conn.chain) if (this.overAnyLimit(s)) s.counters.grace_used = true;
     for (const b of ev.soft) warnings.push(`soft limit: ${exceededMessage(this, b, ask)}`);
@@ -474,6 +487,7 @@ export class Engine {
     const deltas = askDeltas(ask, desired);
     const prompt: Prompt = {
       id: this.nextId('p'),
+      kind: 'budget',
       scope: binding.scope,
       conn: conn.id,
       agent: conn.agent as ScopeState,
@@ -493,17 +507,43 @@ export class Engine {
     this.alert('warning', 'prompt', binding.scope.id, `approval needed: ${prompt.agent.id} asks ${formatNano(prompt.cost_nano)} — ${prompt.reason}`);
   }
 
+  private createToolPrompt(conn: Connection, frame: Reserve, refusal: Refusal, ask: Ask, desired: number): void {
+    if (this.prompts.size >= MAX_PROMPTS) {
+      this.deny(conn.id, frame.id, 'TOOL_DENIED', refusal.scope.id, `${refusal.message}; ${MAX_PROMPTS} prompts already wait for the operator`);
+      return;
+    }
+    const deltas = askDeltas(ask, desired);
+    const prompt: Prompt = {
+      id: this.nextId('p'),
+      kind: 'tool',
+      scope: refusal.scope,
+      conn: conn.id,
+      agent: conn.agent as ScopeState,
+      request: frame,
+      created_ms: this.now,
+      expires_ms: this.now + this.config.approvals.timeout,
+      reason: refusal.message,
+      cost_nano: deltas[COST] ?? 0,
+      tokens: deltas[TOKENS] ?? 0,
+    };
+    this.prompts.set(prompt.id, prompt);
+    this.send(conn.id, { type: 'pending', id: frame.id, prompt: prompt.id });
+    this.emit({ type: 'action', row: { ts: this.now, kind: 'prompt', scope: refusal.scope.id, actor: prompt.agent.id, data: { prompt: prompt.id, reason: prompt.reason, tool: frame.tool ?? null } } });
+    this.alert('warning', 'prompt', refusal.scope.id, `confirmation needed: ${prompt.reason}`);
+  }
+
   /** Re-runs a parked request after the operator answered its prompt. */
-  retryPrompt(prompt: Prompt, opts: { onceAt?: ScopeState; noPrompt?: boolean }): void {
+  retryPrompt(prompt: Prompt, opts: { onceAt?: ScopeState; noPrompt?: boolean; confirmed?: boolean }): void {
     this.prompts.delete(prompt.id);
     const conn = this.conns.get(prompt.conn);
     if (!conn?.agent) return;
-    this.reserve(conn, prompt.request, opts);
+    this.reserve(conn, prompt.request, prompt.kind === 'tool' ? { ...opts, confirmed: true } : opts);
   }
 
   private releaseReservation(r: Reservation): void {
     for (const p of r.placements) addInto(p.scope.reserved, p.deltas, -1);
     this.reservations.delete(r.id);
+    if (r.kind === 'call') this.runaway.settled(r.chain);
     if (r.kind === 'hold' && r.child) {
       r.child.cap = null;
       r.child.hold = null;
@@ -644,6 +684,7 @@ export class Engine {
       s.burn.add(this.now, deltas[COST] ?? 0);
       this.dirty.add(s);
     }
+    this.runaway.spent(chain, this.now);
     for (let i = chain.length - 1; i >= 0; i--) {
       const hold = chain[i]?.hold;
       if (!hold?.remaining) continue;
@@ -676,6 +717,11 @@ export class Engine {
     }
     if (child.hold && child.hold.owner !== parent) {
       this.deny(conn.id, frame.id, 'ALIASED', child.id, `${child.id} already holds a budget delegated by ${child.hold.owner.id}`);
+      return;
+    }
+    const fanout = this.runaway.fanout(conn.chain, parent, child);
+    if (fanout) {
+      this.deny(conn.id, frame.id, fanout.code, fanout.scope.id, fanout.message);
       return;
     }
     const deltas: Deltas = {};
@@ -723,6 +769,7 @@ export class Engine {
         remaining: { ...deltas },
       };
       this.reservations.set(hold.id, hold);
+      this.runaway.adopt(parent, child);
       child.hold = hold;
       // The cap counts what the child already used, so it can spend exactly the delegated amount more.
       const cap: Deltas = {};
@@ -750,6 +797,7 @@ export class Engine {
     }
     const returned = { ...(hold.remaining ?? {}) };
     this.releaseReservation(hold);
+    this.runaway.release(hold.owner, child);
     this.emit({ type: 'action', row: { ts: this.now, kind: 'delegation_end', scope: child.id, actor: 'daemon', data: { why, returned_cost_nano: returned[COST] ?? 0, returned_tokens: returned[TOKENS] ?? 0 } } });
     this.checkThresholds(hold.chain);
   }
@@ -785,6 +833,7 @@ export class Engine {
     this.config_error = null;
     this.prices = priceBookOf(config);
     this.clock = new PeriodClock(config.timezone);
+    this.runaway.setConfig(config);
     this.invalidateLimits();
     for (const s of this.scopes.values()) this.changed.add(s);
     this.alert('info', 'config', GLOBAL, `config ${path ?? '(embedded defaults)'} applied`);

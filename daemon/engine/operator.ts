@@ -123,7 +123,7 @@ type GrantResult = { ok: true; message: string } | { ok: false; message: string 
 function grant(engine: Engine, frame: GrantRequest, actor: string): GrantResult {
   const prompt = engine.prompts.get(frame.target);
   if (prompt) {
-    if (frame.once) {
+    if (frame.once || prompt.kind === 'tool') {
       engine.emit({ type: 'action', row: { ts: engine.now, kind: 'prompt_answer', scope: prompt.scope.id, actor, data: { prompt: prompt.id, answer: 'once' } } });
       engine.retryPrompt(prompt, { onceAt: prompt.scope });
       return { ok: true, message: `allowed ${prompt.id} once` };

@@ -109,9 +109,9 @@ describe('engine: limit rules', () => {
     const d = new EngineDriver({ reservations: { adaptive: true }, pricing: { models: { m: { input: 1, output: 1 } } } });
     const c = d.connect(hello);
     for (let i = 0; i < 20; i++) {
-      const g = d.request(c, { type: 'reserve', id: `r${i}`, model: 'm', input_tokens: 10, max_output_tokens: 4000 });
-      if (g.type !== 'grant') throw new Error();
-      d.request(c, { type: 'commit', id: `c${i}`, reservation: g.reservation, model: 'm', input_tokens: 10, output_tokens: 100 + i });
+      const g = d.request(c, { type: 'reserve', id: `r${i}`, model: 'm', input_tokens: 10 + i, max_output_tokens: 4000 });
+      if (g.type !== 'grant') throw new Error(JSON.stringify(g));
+      d.request(c, { type: 'commit', id: `c${i}`, reservation: g.reservation, model: 'm', input_tokens: 10 + i, output_tokens: 100 + i });
     }
     const g = d.request(c, { type: 'reserve', id: 'last', model: 'm', input_tokens: 10, max_output_tokens: 4000 });
     expect(g).toMatchObject({ type: 'grant', max_output_tokens: Math.ceil(119 * 1.2) });

@@ -69,6 +69,8 @@ export interface Connection {
 
 export interface Prompt {
   readonly id: string;
+  /** budget: an approval-mode limit; tool: a `confirm` tool waiting for the operator. */
+  readonly kind: 'budget' | 'tool';
   readonly scope: ScopeState;
   readonly conn: ConnId;
   readonly agent: ScopeState;

@@ -65,7 +65,7 @@ export function scopeStatus(engine: Engine, s: ScopeState): ScopeStatus {
     pressure: pressureOf(ratio, engine.config.thresholds),
     ratio: ratio === null || !Number.isFinite(ratio) ? (ratio === null ? null : 1e9) : Math.round(ratio * 10_000) / 10_000,
     killed: s.killed !== null,
-    breaker: 'closed',
+    breaker: engine.runaway.breakerState(s, engine.now),
     mode: limits.mode,
     agents: s.connections,
     burn_usd_per_min_1m: rate1 === null ? null : nanoToUsd(Math.round(rate1)),
