@@ -280,7 +280,9 @@ export class Runaway {
     if (cfg.cost_usd === undefined) return;
     const threshold = Math.round(cfg.cost_usd * 1e9);
     for (const s of chain) {
-      if (scopeKind(s.id) === 'global') continue;
+      // Runaways live in tasks and agents; a user's or session's aggregate pace is budgeted by limits.
+      const kind = scopeKind(s.id);
+      if (kind !== 'task' && kind !== 'agent') continue;
       if (this.burnOpenUntil(s, now) > now) continue;
       const sum = s.burn.sum(now, cfg.window);
       if (sum > threshold) {
