@@ -11,6 +11,7 @@ import { jsonLogger, type Logger } from './server/log.js';
 import { SpendguardServer } from './server/server.js';
 import { Supervisor } from './server/supervisor.js';
 import { ensureTokens, type Tokens } from './server/tokens.js';
+import { installIntegrations } from './integrations.js';
 
 export interface DaemonOptions {
   configPath?: string | undefined;
@@ -21,6 +22,8 @@ export interface DaemonOptions {
 
 export interface RunningDaemon {
   readonly url: string;
+  readonly server: SpendguardServer;
+  readonly supervisor: Supervisor;
   readonly stateDir: string;
   readonly tokens: Tokens;
   readonly engine: Engine;
@@ -60,6 +63,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const server = new SpendguardServer({ host: listen.slice(0, sep), port: Number(listen.slice(sep + 1)), tokens, log });
     const supervisor = new Supervisor(engine, ledger, server, log);
     server.supervisor = supervisor;
+    const integrations = installIntegrations({ server, supervisor, engine, config, stateDir, log });
     const addr = await server.listen();
     const url = listenToUrl(`${addr.host}:${addr.port}`);
     const endpointFile = join(stateDir, STATE_FILES.endpoint);
@@ -86,6 +90,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     let stopped = false;
     return {
       url,
+      server,
+      supervisor,
       stateDir,
       tokens,
       engine,
@@ -95,6 +101,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         clearInterval(tick);
         clearInterval(checkpoint);
         await watcher?.close();
+        for (const i of integrations) await i.stop();
         supervisor.flush();
         await server.stop();
         supervisor.flush();

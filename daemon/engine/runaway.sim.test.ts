@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DaemonFrame } from '../../shared/protocol/agent.js';
+
 import { EngineDriver } from './testing.js';
 
 /**
@@ -83,7 +83,7 @@ describe('runaway simulations', () => {
     const c = d.connect({ agent: 'drifter', session: 's', task: 'drift' });
     let cost = 0.01;
     let stoppedAtMs = -1;
-    let deny: DaemonFrame | undefined;
+    let deny: ReturnType<typeof d.request> | undefined;
     for (let i = 0; i < 2_000; i++) {
       const r = d.request(c, { type: 'reserve', id: `r${i}`, cost_usd: cost });
       if (r.type === 'deny') {
@@ -125,7 +125,7 @@ describe('runaway simulations', () => {
     const d = new EngineDriver({ limits: { task: { cost_usd: 100, calls_per_min: 60 } } });
     const c = d.connect({ agent: 'flood', session: 's', task: 'flood' });
     let granted = 0;
-    let denied: DaemonFrame | undefined;
+    let denied: ReturnType<typeof d.request> | undefined;
     for (let i = 0; i < 100; i++) {
       const r = d.request(c, { type: 'reserve', id: `r${i}`, cost_usd: 0.001 });
       if (r.type === 'grant') {

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { ConnId } from '../engine/state.js';
@@ -42,10 +42,15 @@ export class SpendguardServer implements Transport {
   private heartbeat: NodeJS.Timeout | undefined;
   supervisor: Supervisor | undefined;
   ready = false;
+  /** Extra HTTP handlers (metrics, the HTTP agent API), tried in order; true = handled. */
+  readonly routes: Array<(req: IncomingMessage, res: ServerResponse) => boolean> = [];
+  /** Connections that are not WebSockets (HTTP API sessions): frames go to their sink. */
+  private readonly virtual = new Map<ConnId, { deliver: (data: string) => void; close: () => void }>();
 
   constructor(private readonly opts: ServerOptions) {
     this.http = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
+      for (const route of this.routes) if (route(req, res)) return;
       if (req.method === 'GET' && path === '/healthz') {
         res.writeHead(this.ready ? 200 : 503, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ ok: this.ready }));
@@ -147,7 +152,25 @@ export class SpendguardServer implements Transport {
     this.send(conn, JSON.stringify(error));
   }
 
+  /** A connection id for a non-WebSocket client; the engine treats it like any other. */
+  openVirtual(sink: { deliver: (data: string) => void; close: () => void }): ConnId {
+    const conn = this.nextConn++;
+    this.virtual.set(conn, sink);
+    this.supervisor?.engine.open(conn);
+    return conn;
+  }
+
+  closeVirtual(conn: ConnId): void {
+    if (!this.virtual.delete(conn)) return;
+    this.supervisor?.dispatch({ type: 'disconnect', conn });
+  }
+
   send(conn: ConnId, data: string): void {
+    const v = this.virtual.get(conn);
+    if (v) {
+      v.deliver(data);
+      return;
+    }
     const c = this.clients.get(conn);
     if (!c || c.ws.readyState !== c.ws.OPEN) return;
     if (c.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
@@ -159,6 +182,12 @@ export class SpendguardServer implements Transport {
   }
 
   close(conn: ConnId): void {
+    const v = this.virtual.get(conn);
+    if (v) {
+      this.virtual.delete(conn);
+      v.close();
+      return;
+    }
     this.clients.get(conn)?.ws.close(1000, 'bye');
   }
 

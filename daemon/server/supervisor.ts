@@ -1,6 +1,6 @@
 import type { Engine } from '../engine/engine.js';
 import { feedFrame } from '../engine/feed.js';
-import type { ActionRow, EngineEvent, UsageRow } from '../engine/events.js';
+import type { ActionRow, Effect, EngineEvent, UsageRow } from '../engine/events.js';
 import type { ConnId } from '../engine/state.js';
 import type { Ledger, ScopeSnapshot } from '../ledger/ledger.js';
 import type { Logger } from './log.js';
@@ -43,8 +43,14 @@ export class Supervisor {
     return this.pendingKeys.has(key) || this.ledger.hasKey(key);
   }
 
+  /** Observers of every event and its effects (metrics); they must not throw or block. */
+  readonly observers: Array<(event: EngineEvent, effects: readonly Effect[]) => void> = [];
+  /** Called after each durable batch with its duration and row count (metrics). */
+  onFlush: ((durationMs: number, rows: number) => void) | undefined;
+
   dispatch(event: EngineEvent): void {
     const effects = this.engine.handle(event, this.clock());
+    for (const observe of this.observers) observe(event, effects);
     for (const e of effects) {
       switch (e.type) {
         case 'usage':
@@ -116,7 +122,9 @@ export class Supervisor {
     if (this.usage.length > 0 || this.actions.length > 0 || dirty.length > 0) {
       const snapshots: ScopeSnapshot[] = dirty.map((s) => ({ scope: s.id, parent: s.parent?.id ?? null, counters: s.counters }));
       try {
+        const started = performance.now();
         this.ledger.write(this.usage, this.actions, snapshots);
+        this.onFlush?.(performance.now() - started, this.usage.length + this.actions.length);
         this.writeFailures = 0;
       } catch (e) {
         // Nothing is acknowledged until the write succeeds; the batch stays and is retried.

@@ -1,0 +1,29 @@
+import type { Config } from './config/schema.js';
+import type { Engine } from './engine/engine.js';
+import type { Logger } from './server/log.js';
+import type { SpendguardServer } from './server/server.js';
+import type { Supervisor } from './server/supervisor.js';
+
+export interface IntegrationContext {
+  readonly server: SpendguardServer;
+  readonly supervisor: Supervisor;
+  readonly engine: Engine;
+  readonly config: Config;
+  readonly stateDir: string;
+  readonly log: Logger;
+}
+
+/** Something installed beside the core (metrics, webhooks, the HTTP API); stopped on shutdown. */
+export interface Integration {
+  stop(): Promise<void> | void;
+}
+
+/**
+ * Each integration adds its HTTP routes, supervisor observers or alert sinks here. One line
+ * per integration keeps the daemon's start-up readable.
+ */
+export function installIntegrations(ctx: IntegrationContext): Integration[] {
+  const installed: Integration[] = [];
+  void ctx;
+  return installed;
+}
