@@ -49,6 +49,8 @@ export class Runaway {
   private readonly calls = new Map<ScopeState, number[]>();
   readonly inflight = new Map<ScopeState, number>();
   readonly children = new Map<ScopeState, Set<ScopeState>>();
+  /** Parents already alerted for fan-out, so a parent hammering delegate alerts once. */
+  private readonly fanoutAlerted = new Set<ScopeState>();
 
   constructor(
     private config: Config,
@@ -297,15 +299,21 @@ export class Runaway {
     const cfg = this.config.detectors.fanout;
     const kids = this.children.get(parent);
     if (cfg.children > 0 && !kids?.has(child) && (kids?.size ?? 0) >= cfg.children) {
-      this.alert('critical', 'fanout', parent.id, `fan-out limit: ${parent.id} tried to delegate to more than ${cfg.children} children; refused FANOUT_LIMIT`);
+      this.alertFanout(parent, `fan-out limit: ${parent.id} tried to delegate to more than ${cfg.children} children; refused FANOUT_LIMIT. Check why it spawns so many sub-agents, or raise detectors.fanout.children.`);
       return { code: 'FANOUT_LIMIT', scope: parent, message: `${parent.id} already has ${kids?.size ?? 0} children (detectors.fanout.children ${cfg.children})` };
     }
     const depth = chain.filter((s) => scopeKind(s.id) === 'agent').length;
     if (cfg.depth > 0 && depth > cfg.depth) {
-      this.alert('critical', 'fanout', parent.id, `fan-out limit: delegation from ${parent.id} would be ${depth + 1} agents deep (max depth ${cfg.depth}); refused FANOUT_LIMIT`);
+      this.alertFanout(parent, `fan-out limit: delegation from ${parent.id} would nest ${depth} levels deep (max depth ${cfg.depth}); refused FANOUT_LIMIT. Sub-agents spawning sub-agents is the classic runaway.`);
       return { code: 'FANOUT_LIMIT', scope: parent, message: `delegation would nest ${depth} levels below the task (detectors.fanout.depth ${cfg.depth})` };
     }
     return undefined;
+  }
+
+  private alertFanout(parent: ScopeState, message: string): void {
+    if (this.fanoutAlerted.has(parent)) return;
+    this.fanoutAlerted.add(parent);
+    this.alert('critical', 'fanout', parent.id, message);
   }
 
   adopt(parent: ScopeState, child: ScopeState): void {
