@@ -12,7 +12,7 @@ import { GLOBAL, scopeId, type ScopeId } from './scope.js';
 import { newScope, recordSpent, type Connection, type ConnId, type Prompt, type Reservation, type ScopeCounters, type ScopeState } from './state.js';
 import { pressureOf, ratioOf, delayFor, levelOf, LEVEL_NAMES } from './pressure.js';
 import { handleOperator } from './operator.js';
-import { Runaway, type Refusal } from './runaway.js';
+import { Runaway } from './runaway.js';
 
 export interface RestoredScope {
   readonly id: ScopeId;
@@ -381,7 +381,7 @@ export class Engine {
     const minOut = llm && desired > 0 ? 1 : 0;
     const refusal = this.runaway.gate(conn.chain, frame, (askDeltas(ask, desired)[COST] ?? 0) / 1e9, this.now, (s) => this.limitsOf(s));
     if (refusal && !(refusal.confirm && opts.confirmed)) {
-      if (refusal.confirm && !opts.noPrompt) this.createToolPrompt(conn, frame, refusal, ask, desired);
+      if (refusal.confirm && !opts.noPrompt) this.createPrompt(conn, frame, 'tool', refusal.scope, refusal.message, ask, desired);
       else this.deny(conn.id, frame.id, refusal.code, refusal.scope.id, refusal.message, refusal.retry_after_ms);
       return;
     }
@@ -408,7 +408,8 @@ export class Engine {
         this.deny(conn.id, frame.id, 'BUDGET_EXCEEDED', b?.scope.id ?? GLOBAL, `${b ? exceededMessage(this, b, ask) : 'budget exceeded'}; the grant was not enough, ask again`);
         return;
       } else {
-        this.createPrompt(conn, frame, ev.approval_binding as Binding, ask, desired);
+        const b = ev.approval_binding as Binding;
+        this.createPrompt(conn, frame, 'budget', b.scope, exceededMessage(this, b, ask), ask, desired);
         return;
       }
     }
@@ -479,22 +480,23 @@ export class Engine {
     return this.limitsOf(scope).checks.some((c) => usedFor(scope, c, periods) > c.limit);
   }
 
-  private createPrompt(conn: Connection, frame: Reserve, binding: Binding, ask: Ask, desired: number): void {
+  /** Parks a request for the operator: an approval-mode limit (`budget`) or a `confirm` tool. */
+  private createPrompt(conn: Connection, frame: Reserve, kind: Prompt['kind'], scope: ScopeState, reason: string, ask: Ask, desired: number): void {
     if (this.prompts.size >= MAX_PROMPTS) {
-      this.deny(conn.id, frame.id, 'BUDGET_EXCEEDED', binding.scope.id, `${exceededMessage(this, binding, ask)}; ${MAX_PROMPTS} prompts already wait for the operator`);
+      this.deny(conn.id, frame.id, kind === 'budget' ? 'BUDGET_EXCEEDED' : 'TOOL_DENIED', scope.id, `${reason}; ${MAX_PROMPTS} prompts already wait for the operator`);
       return;
     }
     const deltas = askDeltas(ask, desired);
     const prompt: Prompt = {
       id: this.nextId('p'),
-      kind: 'budget',
-      scope: binding.scope,
+      kind,
+      scope,
       conn: conn.id,
       agent: conn.agent as ScopeState,
       request: frame,
       created_ms: this.now,
       expires_ms: this.now + this.config.approvals.timeout,
-      reason: exceededMessage(this, binding, ask),
+      reason,
       cost_nano: deltas[COST] ?? 0,
       tokens: deltas[TOKENS] ?? 0,
     };
@@ -502,34 +504,10 @@ export class Engine {
     this.send(conn.id, { type: 'pending', id: frame.id, prompt: prompt.id });
     this.emit({
       type: 'action',
-      row: { ts: this.now, kind: 'prompt', scope: binding.scope.id, actor: prompt.agent.id, data: { prompt: prompt.id, reason: prompt.reason, cost_nano: prompt.cost_nano, tokens: prompt.tokens } },
+      row: { ts: this.now, kind: 'prompt', scope: scope.id, actor: prompt.agent.id, data: { prompt: prompt.id, kind, reason, cost_nano: prompt.cost_nano, tokens: prompt.tokens, tool: frame.tool ?? null } },
     });
-    this.alert('warning', 'prompt', binding.scope.id, `approval needed: ${prompt.agent.id} asks ${formatNano(prompt.cost_nano)} — ${prompt.reason}`);
-  }
-
-  private createToolPrompt(conn: Connection, frame: Reserve, refusal: Refusal, ask: Ask, desired: number): void {
-    if (this.prompts.size >= MAX_PROMPTS) {
-      this.deny(conn.id, frame.id, 'TOOL_DENIED', refusal.scope.id, `${refusal.message}; ${MAX_PROMPTS} prompts already wait for the operator`);
-      return;
-    }
-    const deltas = askDeltas(ask, desired);
-    const prompt: Prompt = {
-      id: this.nextId('p'),
-      kind: 'tool',
-      scope: refusal.scope,
-      conn: conn.id,
-      agent: conn.agent as ScopeState,
-      request: frame,
-      created_ms: this.now,
-      expires_ms: this.now + this.config.approvals.timeout,
-      reason: refusal.message,
-      cost_nano: deltas[COST] ?? 0,
-      tokens: deltas[TOKENS] ?? 0,
-    };
-    this.prompts.set(prompt.id, prompt);
-    this.send(conn.id, { type: 'pending', id: frame.id, prompt: prompt.id });
-    this.emit({ type: 'action', row: { ts: this.now, kind: 'prompt', scope: refusal.scope.id, actor: prompt.agent.id, data: { prompt: prompt.id, reason: prompt.reason, tool: frame.tool ?? null } } });
-    this.alert('warning', 'prompt', refusal.scope.id, `confirmation needed: ${prompt.reason}`);
+    const what = kind === 'budget' ? `approval needed: ${prompt.agent.id} asks ${formatNano(prompt.cost_nano)}` : `confirmation needed: ${prompt.agent.id}`;
+    this.alert('warning', 'prompt', scope.id, `${what} — ${reason}`);
   }
 
   /** Re-runs a parked request after the operator answered its prompt. */

@@ -100,6 +100,18 @@ export const AlertJson = z.object({
   message: z.string(),
 });
 
+export const PromptJson = z.object({
+  id: z.string(),
+  scope: z.string(),
+  agent: z.string(),
+  reason: z.string(),
+  cost_usd: z.number(),
+  tokens: z.number(),
+  age_ms: z.number(),
+  expires_in_ms: z.number(),
+  projected_usd: z.number().nullable(),
+});
+
 export const FeedFrame = z.object({
   type: z.literal('feed'),
   /** true: `scopes` is the whole tree (replace); false: only scopes that changed (merge). */
@@ -108,19 +120,8 @@ export const FeedFrame = z.object({
   agents: z.number(),
   scopes: z.record(z.string(), FeedScope),
   /** Always the whole list: it is bounded and small. */
-  prompts: z.array(
-    z.object({
-      id: z.string(),
-      scope: z.string(),
-      agent: z.string(),
-      reason: z.string(),
-      cost_usd: z.number(),
-      tokens: z.number(),
-      age_ms: z.number(),
-      expires_in_ms: z.number(),
-      projected_usd: z.number().nullable(),
-    }),
-  ),
+  prompts: z.array(PromptJson),
+
   /** New alerts since the previous frame (all recent ones when full). */
   alerts: z.array(AlertJson),
   /** Global spend per 10 s over the last 5 minutes, in USD, oldest first. */
@@ -136,17 +137,6 @@ export const StatusJson = z.object({
   config: z.object({ path: z.string().nullable(), loaded_at: z.number(), error: z.string().nullable() }),
 });
 
-export const PromptJson = z.object({
-  id: z.string(),
-  scope: z.string(),
-  agent: z.string(),
-  reason: z.string(),
-  cost_usd: z.number(),
-  tokens: z.number(),
-  age_ms: z.number(),
-  expires_in_ms: z.number(),
-  projected_usd: z.number().nullable(),
-});
 
 export const OperatorResult = z.object({
   type: z.literal('result'),
