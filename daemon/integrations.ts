@@ -1,8 +1,10 @@
 import type { Config } from './config/schema.js';
 import type { Engine } from './engine/engine.js';
+import { installHttpApi } from './server/http-api.js';
 import type { Logger } from './server/log.js';
 import type { SpendguardServer } from './server/server.js';
 import type { Supervisor } from './server/supervisor.js';
+import type { Tokens } from './server/tokens.js';
 
 export interface IntegrationContext {
   readonly server: SpendguardServer;
@@ -10,6 +12,7 @@ export interface IntegrationContext {
   readonly engine: Engine;
   readonly config: Config;
   readonly stateDir: string;
+  readonly tokens: Tokens;
   readonly log: Logger;
 }
 
@@ -24,6 +27,6 @@ export interface Integration {
  */
 export function installIntegrations(ctx: IntegrationContext): Integration[] {
   const installed: Integration[] = [];
-  void ctx;
+  installed.push(installHttpApi(ctx));
   return installed;
 }

@@ -63,7 +63,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const server = new SpendguardServer({ host: listen.slice(0, sep), port: Number(listen.slice(sep + 1)), tokens, log });
     const supervisor = new Supervisor(engine, ledger, server, log);
     server.supervisor = supervisor;
-    const integrations = installIntegrations({ server, supervisor, engine, config, stateDir, log });
+    const integrations = installIntegrations({ server, supervisor, engine, config, stateDir, tokens, log });
     const addr = await server.listen();
     const url = listenToUrl(`${addr.host}:${addr.port}`);
     const endpointFile = join(stateDir, STATE_FILES.endpoint);

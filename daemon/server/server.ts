@@ -186,6 +186,7 @@ export class SpendguardServer implements Transport {
     if (v) {
       this.virtual.delete(conn);
       v.close();
+      this.supervisor?.dispatch({ type: 'disconnect', conn });
       return;
     }
     this.clients.get(conn)?.ws.close(1000, 'bye');
