@@ -548,6 +548,12 @@ export class Engine {
     const model = frame.model ?? r?.model;
     const { cost } = this.usageCost(model, frame);
     if (keyKnown) {
+      // Counted once already; this reservation's hold is still released, or it would pin
+      // budget until its lease ends.
+      if (owned && r) {
+        this.releaseReservation(r);
+        this.checkThresholds(r.chain);
+      }
       this.send(conn.id, { type: 'ack', id: frame.id, cost_usd: nanoToUsd(cost), duplicate: true });
       return;
     }

@@ -130,3 +130,16 @@ describe('engine: limit rules', () => {
     expect(alerts()).toBe(3); // warning again, then critical
   });
 });
+
+describe('engine: duplicates', () => {
+  it('a duplicate commit still releases its own reservation', () => {
+    const d = new EngineDriver({ limits: { task: { cost_usd: 1 } } });
+    const c = d.connect(hello);
+    const a = d.request(c, { type: 'reserve', id: 'a', cost_usd: 0.4 });
+    const b = d.request(c, { type: 'reserve', id: 'b', cost_usd: 0.4 });
+    if (a.type !== 'grant' || b.type !== 'grant') throw new Error();
+    d.request(c, { type: 'commit', id: 'c1', reservation: a.reservation, key: 'resp-1', input_tokens: 0, output_tokens: 0, cost_usd: 0.1 });
+    expect(d.request(c, { type: 'commit', id: 'c2', reservation: b.reservation, key: 'resp-1', input_tokens: 0, output_tokens: 0, cost_usd: 0.1 })).toMatchObject({ duplicate: true });
+    expect(d.engine.scopes.get('task:t1' as never)?.reserved.cost ?? 0).toBe(0);
+  });
+});
