@@ -1,5 +1,7 @@
+import { installWebhookAlerts } from './alerts/install.js';
 import type { Config } from './config/schema.js';
 import type { Engine } from './engine/engine.js';
+import { installMetrics } from './metrics/install.js';
 import { installHttpApi } from './server/http-api.js';
 import type { Logger } from './server/log.js';
 import type { SpendguardServer } from './server/server.js';
@@ -27,6 +29,9 @@ export interface Integration {
  */
 export function installIntegrations(ctx: IntegrationContext): Integration[] {
   const installed: Integration[] = [];
+  const metrics = installMetrics(ctx);
+  installed.push(metrics);
+  installed.push(installWebhookAlerts(ctx, metrics.registry));
   installed.push(installHttpApi(ctx));
   return installed;
 }
