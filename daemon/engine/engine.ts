@@ -37,6 +37,8 @@ export interface EngineOptions {
 const MAX_PROMPTS = 1_000;
 const MAX_ALERTS = 200;
 const MAX_CHAIN = 32;
+/** How far below a threshold pressure must fall before crossing it alerts again. */
+const REARM_MARGIN = 0.05;
 
 /**
  * The budget engine: a deterministic state machine. `handle(event, now)` mutates the in-memory
@@ -205,8 +207,15 @@ export class Engine {
           const name = LEVEL_NAMES[l] ?? 'exceeded';
           this.alert(l >= 2 ? 'critical' : 'warning', 'threshold', scope.id, `${scope.id} ${name}: ${Math.round((ratio ?? 0) * 100)}% of its limit used or reserved`);
         }
+        scope.alerted_level = level;
+      } else if (level < scope.alerted_level) {
+        // Re-arm only well below the crossed threshold: reservations that come and go around
+        // it would otherwise raise the same alert again and again.
+        const at = [0, this.config.thresholds.warning, this.config.thresholds.critical, 1];
+        let l = scope.alerted_level;
+        while (l > level && (ratio ?? 0) < (at[l] ?? 1) - REARM_MARGIN) l -= 1;
+        scope.alerted_level = l;
       }
-      scope.alerted_level = level;
     }
   }
 

@@ -143,3 +143,17 @@ describe('engine: duplicates', () => {
     expect(d.engine.scopes.get('task:t1' as never)?.reserved.cost ?? 0).toBe(0);
   });
 });
+
+describe('engine: alert hysteresis', () => {
+  it('reservations bouncing around a threshold alert once', () => {
+    const d = new EngineDriver({ limits: { task: { cost_usd: 1 } } });
+    const c = d.connect(hello);
+    d.request(c, { type: 'spend', id: 's', key: 'k', cost_usd: 0.65 });
+    for (let i = 0; i < 5; i++) {
+      const g = d.request(c, { type: 'reserve', id: `r${i}`, cost_usd: 0.1 });
+      if (g.type !== 'grant') throw new Error();
+      d.request(c, { type: 'commit', id: `c${i}`, reservation: g.reservation, input_tokens: 0, output_tokens: 0, cost_usd: 0.001 });
+    }
+    expect(d.engine.alerts.filter((a) => a.kind === 'threshold' && a.scope === 'task:t1')).toHaveLength(1);
+  });
+});

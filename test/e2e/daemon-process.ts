@@ -52,7 +52,7 @@ export async function startDaemonProcess(opts: { stateDir?: string; config?: str
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const url = await waitFor(`daemon endpoint file (logs: ${out})`, () => {
+  const started = waitFor(`daemon endpoint file (logs: ${out})`, () => {
     if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode}: ${out}`);
     if (!existsSync(endpoint)) return undefined;
     try {
@@ -61,14 +61,23 @@ export async function startDaemonProcess(opts: { stateDir?: string; config?: str
       return undefined;
     }
   });
-  await waitFor('healthz', async () => {
-    try {
-      const r = await fetch(`${url.replace('ws://', 'http://')}/healthz`);
-      return r.status === 200 ? true : undefined;
-    } catch {
-      return undefined;
-    }
-  });
+  let url: string;
+  try {
+    url = await started;
+    const health = `${url.replace('ws://', 'http://')}/healthz`;
+    await waitFor('healthz', async () => {
+      try {
+        const r = await fetch(health);
+        return r.status === 200 ? true : undefined;
+      } catch {
+        return undefined;
+      }
+    });
+  } catch (e) {
+    // Never leave an orphan behind a failed start.
+    if (child.exitCode === null) child.kill('SIGKILL');
+    throw e;
+  }
   const read = (f: string): string => readFileSync(join(stateDir, f), 'utf8').trim();
   const wait = async (signal: NodeJS.Signals): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);

@@ -13,7 +13,7 @@ limits:
 scopes:
   "session:bp": { cost_usd: 100, mode: hard }
   "task:reload": { cost_usd: 0.10, mode: hard }
-approvals: { timeout: 3s, increment_usd: 1 }
+approvals: { timeout: 60s, increment_usd: 1 }
 `;
 
 let daemon: DaemonProcess;
@@ -76,7 +76,8 @@ describe('operator over the CLI', () => {
     const p = prompts.find((x) => x.id === pending.prompt);
     expect(p).toMatchObject({ scope: 'session:as1', agent: 'agent:ap1', cost_usd: 0.5 });
     expect(p?.reason).toContain('session:as1');
-    expect((await cli('grant', p?.id as string, '--add-usd', '1')).code).toBe(0);
+    const granted = await cli('grant', p?.id as string, '--add-usd', '1');
+    expect(granted.code, granted.stderr).toBe(0);
     expect(await final).toMatchObject({ type: 'grant', id: 'r1', cost_usd: 0.5 });
     const status = JSON.parse((await cli('status', '--json')).stdout) as { scopes: Record<string, { limit: { cost_usd: number } }> };
     expect(status.scopes['session:as1']?.limit.cost_usd).toBe(2);
@@ -92,12 +93,22 @@ describe('operator over the CLI', () => {
     expect((await cli('deny', pending.prompt as string)).code).toBe(0);
     expect(await denied).toMatchObject({ type: 'deny', code: 'APPROVAL_DENIED', scope: 'session:as2' });
 
-    const started = Date.now();
-    const timedOut = await a.request({ type: 'reserve', id: 'big2', cost_usd: 1.5 }, 10_000);
-    const waited = Date.now() - started;
-    expect(timedOut).toMatchObject({ type: 'deny', code: 'APPROVAL_TIMEOUT' });
-    expect(waited).toBeGreaterThanOrEqual(2_900);
     a.close();
+
+    // The timeout: a daemon of its own with a short one, so slow CLI calls above cannot race it.
+    const dir = tempStateDir();
+    const quick = await startDaemonProcess({ stateDir: dir, config: writeConfig(dir, CONFIG.replace('timeout: 60s', 'timeout: 2s')) });
+    try {
+      const b = await RawAgent.hello(quick.url, quick.agentToken, { agent: 'ap3', session: 'as3', task: 'at3' });
+      const started = Date.now();
+      const timedOut = await b.request({ type: 'reserve', id: 'big2', cost_usd: 1.5 }, 15_000);
+      const waited = Date.now() - started;
+      expect(timedOut).toMatchObject({ type: 'deny', code: 'APPROVAL_TIMEOUT', scope: 'session:as3' });
+      expect(waited).toBeGreaterThanOrEqual(1_900);
+      b.close();
+    } finally {
+      await quick.stop();
+    }
   });
 
   it('delegation moves budget over real sockets; a second connection as the child is ALIASED; the remainder returns on bye', async () => {
