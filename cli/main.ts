@@ -6,17 +6,19 @@ import * as daemon from './commands/daemon.js';
 import * as demo from './commands/demo.js';
 import * as deny from './commands/deny.js';
 import * as grant from './commands/grant.js';
+import * as hook from './commands/hook.js';
 import * as kill from './commands/kill.js';
 import * as prompts from './commands/prompts.js';
 import * as report from './commands/report.js';
 import * as resume from './commands/resume.js';
 import * as status from './commands/status.js';
 import * as top from './commands/top.js';
+import * as watch from './commands/watch.js';
 import { describeFailure, type ExitCode } from './exit.js';
 import { parseUrl } from './flags.js';
 
 /** Every command, in help order. A command is one file in `commands/` exporting `register`. */
-const COMMANDS: readonly { register(program: Command): void }[] = [daemon, top, demo, status, prompts, kill, resume, grant, deny, report, config];
+const COMMANDS: readonly { register(program: Command): void }[] = [daemon, top, demo, status, prompts, kill, resume, grant, deny, report, config, watch, hook];
 
 function version(): string {
   const pkg = z.object({ version: z.string() }).safeParse(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')));
