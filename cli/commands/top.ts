@@ -1,11 +1,28 @@
 import type { Command } from 'commander';
+import { z } from 'zod';
+import { resolveConnection } from '../../shared/client/operator.js';
+import { runTop } from '../../tui/run.js';
+import { commandOptions, globalOptions } from '../context.js';
+import { UsageError } from '../exit.js';
+
+const Options = z.object({ readonly: z.boolean().optional() });
 
 export function register(program: Command): void {
   program
     .command('top')
-    .description('the live operator dashboard (Ink TUI)')
-    .option('--readonly', 'disable kill, resume and grant')
-    .action(async () => {
-      throw new Error('top: not built yet');
+    .description('the live operator dashboard (Ink TUI): burn rate, pressure, prompts, kill')
+    .option('--readonly', 'disable kill, resume, grant, approve and deny')
+    .action(async (_options: unknown, command: Command) => {
+      const options = commandOptions(command, Options);
+      if (!process.stdin.isTTY || !process.stdout.isTTY) {
+        throw new UsageError('top needs an interactive terminal; for scripts use `spendguard status --json` or `spendguard prompts --json`');
+      }
+      const { url, stateDir } = globalOptions(command);
+      const resolve = (): { url: string; token: string | undefined } => {
+        const connection = resolveConnection({ url, stateDir, env: process.env });
+        return { url: connection.url, token: connection.token };
+      };
+      // The dashboard waits for the daemon and says why it cannot connect, so no connect-or-fail here.
+      await runTop({ ...resolve(), readonly: options.readonly ?? false, reresolve: resolve });
     });
 }

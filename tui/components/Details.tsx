@@ -1,0 +1,99 @@
+import { Box, Text } from 'ink';
+import type { FeedScope } from '../../shared/protocol/operator.js';
+import type { Prompt } from '../feed.js';
+import { count, delay, duration, fit, orDash, plural, pressureText, rate, usd } from '../format.js';
+import { isStale, promptAge, promptExpiresIn, promptOf, sortedPrompts } from '../select.js';
+import type { RowKey, State } from '../state.js';
+import { type Theme, useTheme } from '../theme.js';
+import { blastRadius, descendantCounts, killerOf } from '../tree.js';
+import { asked } from './Approvals.js';
+import { Line, seg, type Segment } from './Line.js';
+import { stateOf } from './ScopeTree.js';
+
+type Amounts = FeedScope['limit'];
+
+/** Every limit of a scope as `[path, limit]`: `cost_usd`, `tokens`, `per_day.cost_usd`, … */
+function limitPaths(limit: Amounts): Array<[string[], number]> {
+  const out: Array<[string[], number]> = [];
+  for (const [key, value] of Object.entries(limit)) {
+    if (typeof value === 'number') out.push([[key], value]);
+    else for (const [inner, v] of Object.entries(value)) out.push([[key, inner], v]);
+  }
+  return out;
+}
+
+function at(amounts: Amounts, path: readonly string[]): number | undefined {
+  const top = amounts[path[0] ?? ''];
+  if (path.length === 1) return typeof top === 'number' ? top : undefined;
+  return typeof top === 'object' ? top[path[1] ?? ''] : undefined;
+}
+
+function amount(path: readonly string[], value: number | undefined): string {
+  if (value === undefined) return '—';
+  return path.at(-1)?.endsWith('cost_usd') || path.at(-1) === 'cost' ? usd(value) : count(value);
+}
+
+function limitLines(scope: FeedScope, theme: Theme): Segment[][] {
+  const head = [seg(`${fit('LIMIT', 22)} ${fit('SPENT', 10, 'right')} ${fit('RESERVED', 10, 'right')} ${fit('LIMIT', 10, 'right')}  USED`, theme.title)];
+  const rows = limitPaths(scope.limit).map(([path, limit]) => {
+    const spent = at(scope.spent, path);
+    const reserved = at(scope.reserved, path) ?? at(scope.reserved, path.slice(-1));
+    const used = limit > 0 ? Math.floor((((spent ?? 0) + (reserved ?? 0)) / limit) * 100) : null;
+    return [seg(`${fit(path.join('.'), 22)} ${fit(amount(path, spent), 10, 'right')} ${fit(amount(path, reserved), 10, 'right')} ${fit(amount(path, limit), 10, 'right')}  ${orDash(used, (u) => `${u}%`)}`)];
+  });
+  return rows.length === 0 ? [[seg('no limits of its own (its parents still apply)', theme.muted)]] : [head, ...rows];
+}
+
+const STATE_WORDS = { running: 'running', waiting: 'waiting for approval', killed: 'killed', idle: 'idle' } as const satisfies Record<FeedScope['state'], string>;
+
+function scopeLines(state: State, id: string, scope: FeedScope, theme: Theme): Segment[][] {
+  const scopes = state.data?.scopes ?? {};
+  const under = descendantCounts(scopes, id);
+  const reach = blastRadius(scopes, id);
+  const killer = killerOf(scopes, id);
+  const children = (['user', 'session', 'task', 'agent'] as const).filter((k) => under[k] > 0).map((k) => plural(under[k], k));
+  const killed =
+    killer === null ? [seg('not killed')] : killer === id ? [seg(`killed: ${scope.kill_reason ?? ''} (r resumes)`, theme.danger)] : [seg(`stopped by the kill of ${killer}: ${scope.kill_reason ?? ''}`, theme.danger)];
+  return [
+    [seg(id, theme.title), seg(`  ${scope.kind}${scope.parent ? ` under ${scope.parent}` : ''} · ${STATE_WORDS[stateOf(scope, sortedPrompts(state).some((p) => p.agent === id))]}`)],
+    [seg('pressure '), seg(pressureText(scope.pressure, scope.ratio), theme.pressure[scope.pressure]), seg(` · mode ${scope.mode} · limits from ${scope.limit_source}`)],
+    [seg(`breaker ${scope.breaker} · delay ${delay(scope.delay_ms)} · ${plural(scope.agents, 'agent')} connected here`)],
+    ...limitLines(scope, theme),
+    [seg(`burn $/min ${rate(scope.burn_usd_per_min_1m)} now · ${rate(scope.burn_usd_per_min_10m)} 10m · runs out in ${orDash(scope.exhaustion_ms, duration)}`)],
+    [seg(`under it: ${children.length > 0 ? children.join(', ') : 'nothing'} · ${plural(reach.agents, 'connected agent')}`)],
+    killed,
+  ];
+}
+
+function promptLines(state: State, prompt: Prompt, theme: Theme): Segment[][] {
+  const limit = state.data?.scopes[prompt.scope]?.limit.cost_usd;
+  return [
+    [seg(`prompt ${prompt.id}`, theme.title), seg(`  ${prompt.agent} on ${prompt.scope}`)],
+    [seg(`asks ${asked(prompt)} · spend if granted ${orDash(prompt.projected_usd, usd)}${typeof limit === 'number' ? ` of a ${usd(limit)} limit` : ''}`)],
+    [seg(`times out in ${duration(promptExpiresIn(state, prompt))} (then denied APPROVAL_TIMEOUT) · waiting ${duration(promptAge(state, prompt))}`)],
+    [seg(`reason: ${prompt.reason}`)],
+    [seg(state.readonly ? 'read-only: answer it with spendguard grant / deny' : 'a approve · o allow once · d deny · g grant an amount · x kill the agent', theme.muted)],
+  ];
+}
+
+/** Everything the feed says about the row under the cursor; Esc closes. */
+export function Details({ state, row, height }: { state: State; row: RowKey; height: number }) {
+  const theme = useTheme();
+  const prompt = promptOf(state, row);
+  const id = row.slice(row.indexOf(':') + 1);
+  const scope = state.data?.scopes[id];
+  let lines: Segment[][];
+  if (row.startsWith('prompt:')) lines = prompt ? promptLines(state, prompt, theme) : [[seg(`prompt ${id} is answered or gone`, theme.muted)]];
+  else lines = scope ? scopeLines(state, id, scope, theme) : [[seg(`${id} is no longer in the feed`, theme.muted)]];
+  const overlay = isStale(state) ? theme.stale : undefined;
+  const inside = Math.max(0, height - 2);
+  const room = lines.length > inside ? inside - 1 : inside;
+  return (
+    <Box flexDirection="column" height={height} borderStyle="single" borderColor={theme.frame.normal} paddingX={1}>
+      {lines.slice(0, room).map((segments, i) => (
+        <Line key={i} segments={segments} overlay={overlay} />
+      ))}
+      {lines.length > room ? <Text>… (a taller terminal shows the rest)</Text> : null}
+    </Box>
+  );
+}

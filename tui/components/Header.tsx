@@ -1,0 +1,115 @@
+import { Box } from 'ink';
+import type { FeedScope } from '../../shared/protocol/operator.js';
+import type { FeedData } from '../feed.js';
+import { clock, duration, pressureText, rate, sparkline, usd } from '../format.js';
+import type { Layout } from '../layout.js';
+import { isStale, sinceFrame } from '../select.js';
+import type { Connection, State } from '../state.js';
+import { type Theme, useTheme } from '../theme.js';
+import { Line, seg, type Segment } from './Line.js';
+
+/** `● live`, `◌ reconnecting (attempt 2, next in 4s)`, `✖ daemon down (…)` (SPEC §5). */
+export function connectionBanner(connection: Connection, now_ms: number): string {
+  switch (connection.kind) {
+    case 'live':
+      return '● live';
+    case 'connecting':
+      return `◌ connecting (attempt ${connection.attempt})`;
+    case 'reconnecting':
+    case 'down': {
+      const next = connection.next_at_ms === null ? 'connecting…' : `next in ${Math.max(0, Math.ceil((connection.next_at_ms - now_ms) / 1_000))}s`;
+      const head = connection.kind === 'down' ? '✖ daemon down' : '◌ reconnecting';
+      return `${head} (attempt ${connection.attempt}, ${next})`;
+    }
+    default:
+      return connection satisfies never;
+  }
+}
+
+function number(value: FeedScope['limit'][string] | undefined): number | undefined {
+  return typeof value === 'number' ? value : undefined;
+}
+
+/** `today $3.42/$20 ok 17%`: the global day window when there is one, else its lifetime spend. */
+function spendToday(global: FeedScope | undefined, theme: Theme): Segment[] {
+  if (!global) return [seg('spent —')];
+  const dayLimit = typeof global.limit.per_day === 'object' ? global.limit.per_day.cost_usd : undefined;
+  const daySpent = typeof global.spent.per_day === 'object' ? global.spent.per_day.cost_usd : undefined;
+  const pressure = seg(` ${pressureText(global.pressure, global.ratio)}`, theme.pressure[global.pressure]);
+  if (dayLimit !== undefined) return [seg(`today ${usd(daySpent ?? 0)}/${usd(dayLimit)}`), pressure];
+  const limit = number(global.limit.cost_usd);
+  const spent = usd(number(global.spent.cost_usd) ?? 0);
+  return limit === undefined ? [seg(`spent ${spent}, no global limit`)] : [seg(`spent ${spent}/${usd(limit)}`), pressure];
+}
+
+const exhaustionCache = new WeakMap<FeedData['scopes'], string>();
+
+/** The nearest projected exhaustion of any live scope: the one the operator has to act on first. */
+function nextExhaustion(data: FeedData): string {
+  const cached = exhaustionCache.get(data.scopes);
+  if (cached !== undefined) return cached;
+  let best: [string, number] | null = null;
+  for (const id in data.scopes) {
+    const scope = data.scopes[id];
+    // Under a second: at its limit already, which the tree shows. This is about what runs out next.
+    if (!scope || scope.state === 'killed' || scope.exhaustion_ms === null || scope.exhaustion_ms < 1_000) continue;
+    if (best === null || scope.exhaustion_ms < best[1]) best = [id, scope.exhaustion_ms];
+  }
+  const text = best === null ? 'runs out in —' : `runs out in ${duration(best[1])}: ${best[0]}`;
+  exhaustionCache.set(data.scopes, text);
+  return text;
+}
+
+function limitsSource(data: FeedData, wide: boolean, theme: Theme): Segment[] {
+  const { config, approvals } = data;
+  const increment = seg(` · a adds ${usd(approvals.increment_usd)}, prompts time out after ${duration(approvals.timeout_ms)}`, theme.muted);
+  const where = config.path === null ? 'built-in defaults' : config.path;
+  const loaded = `loaded ${clock(config.loaded_at)}`;
+  if (config.error !== null) {
+    return [seg('limits: '), seg(`config error: ${config.error}`, theme.danger), seg(` (still using ${where}, ${loaded})`)];
+  }
+  return [seg(`limits: ${where} · ${loaded}`), ...(wide ? [increment] : [])];
+}
+
+export function Header({ state, layout, endpoint }: { state: State; layout: Layout; endpoint?: string | undefined }) {
+  const theme = useTheme();
+  const { data, connection } = state;
+  const stale = isStale(state);
+  const global = data?.scopes.global;
+  const prompts = data?.prompts.length ?? 0;
+  const first: Segment[] = [seg('spendguard ', theme.title), seg(connectionBanner(connection, state.now_ms), theme.connection[connection.kind])];
+  // Most important first: a narrow terminal cuts the end of the line.
+  if (global?.killed) first.push(seg(` · ■ ALL KILLED${global.kill_reason ? `: ${global.kill_reason}` : ''}`, theme.danger));
+  if (stale) first.push(seg(` · data ${duration(sinceFrame(state))} old`, theme.warning));
+  if (data) first.push(seg(` · agents ${data.agents} · `), seg(`prompts ${prompts}`, prompts > 0 ? theme.warning : undefined));
+  if (state.readonly) first.push(seg(' · read-only', theme.key));
+  if ((connection.kind === 'down' || connection.kind === 'reconnecting') && connection.reason) first.push(seg(` · ${connection.reason}`, theme.muted));
+  if (endpoint && layout.wide) first.push(seg(` · ${endpoint}`, theme.muted));
+
+  if (!data) {
+    return (
+      <Box flexDirection="column" height={layout.headerLines}>
+        <Line segments={first} />
+        <Line segments={[seg('waiting for the first feed frame from the daemon…', theme.muted)]} />
+      </Box>
+    );
+  }
+  const burn = [
+    seg(' · burn $/min ', theme.title),
+    seg(`${rate(global?.burn_usd_per_min_1m ?? null)} now, ${rate(global?.burn_usd_per_min_10m ?? null)} 10m `),
+    // As long as the line leaves room for the exhaustion projection after it (30 buckets = 5 min).
+    seg(sparkline(data.burn_series_usd, Math.min(30, Math.max(8, layout.columns - 100))), theme.good),
+  ];
+  const exhaustion = seg(nextExhaustion(data));
+  const limits = limitsSource(data, layout.wide, theme);
+  // On a narrow screen the end of a line is cut: a config error must not be what goes.
+  const third = layout.wide ? limits : data.config.error !== null ? [...limits, seg(' · '), exhaustion] : [exhaustion, seg(' · '), ...limits];
+  const overlay = stale ? theme.stale : undefined;
+  return (
+    <Box flexDirection="column" height={layout.headerLines}>
+      <Line segments={first} />
+      <Line segments={[...spendToday(global, theme), ...burn, ...(layout.wide ? [seg(' · '), exhaustion] : [])]} overlay={overlay} />
+      <Line segments={third} overlay={overlay} />
+    </Box>
+  );
+}

@@ -1,0 +1,18 @@
+import { type Dispatch, useEffect } from 'react';
+import type { Clock } from '../feed-client.js';
+import type { Action } from '../reducer.js';
+
+/** Countdowns, ages and the reconnect timer move once a second even when no frame arrives. */
+export const TICK_MS = 1_000;
+
+export function useTicker(clock: Clock, dispatch: Dispatch<Action>): void {
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout>;
+    const tick = (): void => {
+      dispatch({ type: 'tick', now_ms: clock.now() });
+      timer = clock.setTimeout(tick, TICK_MS);
+    };
+    timer = clock.setTimeout(tick, TICK_MS);
+    return () => clock.clearTimeout(timer);
+  }, [clock, dispatch]);
+}

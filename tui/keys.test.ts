@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { Command, type Context, footerHints, helpSections, KEY_TABLE, keyPresses, keyTableMarkdown, resolveKey } from './keys.js';
+
+const KEY = { upArrow: false, downArrow: false, leftArrow: false, rightArrow: false, pageDown: false, pageUp: false, home: false, end: false, return: false, escape: false, ctrl: false, shift: false, tab: false, backspace: false, delete: false, meta: false, super: false, hyper: false, capsLock: false, numLock: false };
+
+describe('the key table', () => {
+  it('binds each key once per context and every command somewhere', () => {
+    const contexts: Context[] = ['global', 'main', 'confirm', 'input', 'overlay'];
+    for (const context of contexts) {
+      const keys = KEY_TABLE.filter((b) => b.context === context).flatMap((b) => b.keys);
+      expect(new Set(keys).size, context).toBe(keys.length);
+    }
+    for (const command of Object.values(Command)) expect(KEY_TABLE.some((b) => b.command === command), command).toBe(true);
+  });
+
+  it('has the keys SPEC §5 names', () => {
+    const main = (key: string) => resolveKey('main', { name: key, text: key.length === 1 ? key : '' });
+    expect(main('up')).toEqual({ kind: 'command', command: Command.Up });
+    expect(main('k')).toEqual({ kind: 'command', command: Command.Up });
+    expect(main('j')).toEqual({ kind: 'command', command: Command.Down });
+    expect(main('left')).toEqual({ kind: 'command', command: Command.Collapse });
+    expect(main('right')).toEqual({ kind: 'command', command: Command.Expand });
+    expect(main('enter')).toEqual({ kind: 'command', command: Command.Details });
+    const letters = { a: Command.Approve, o: Command.AllowOnce, d: Command.Deny, g: Command.Grant, x: Command.Kill, X: Command.KillAll, r: Command.Resume, '/': Command.Filter, '?': Command.Help, q: Command.Quit };
+    for (const [key, command] of Object.entries(letters)) expect(main(key)).toEqual({ kind: 'command', command });
+  });
+
+  it('gives an open dialog the keys first: in a confirmation only y kills, any other key cancels', () => {
+    expect(resolveKey('confirm', { name: 'y', text: 'y' })).toEqual({ kind: 'command', command: Command.Confirm });
+    expect(resolveKey('confirm', { name: 'x', text: 'x' })).toEqual({ kind: 'command', command: Command.Cancel });
+    expect(resolveKey('confirm', { name: 'enter', text: '' })).toEqual({ kind: 'command', command: Command.Cancel });
+    expect(resolveKey('confirm', { name: 'Y', text: 'Y' })).toEqual({ kind: 'command', command: Command.Cancel });
+    expect(resolveKey('input', { name: 'q', text: 'q' })).toEqual({ kind: 'text', text: 'q' });
+    expect(resolveKey('input', { name: null, text: '1.50' })).toEqual({ kind: 'text', text: '1.50' });
+    expect(resolveKey('overlay', { name: 'x', text: 'x' })).toBeNull();
+    for (const context of ['main', 'confirm', 'input', 'overlay'] as const) expect(resolveKey(context, { name: 'ctrl+c', text: '' })).toEqual({ kind: 'command', command: Command.Quit });
+  });
+
+  it("names Ink's keys the way the table does", () => {
+    expect(keyPresses('', { ...KEY, upArrow: true })).toEqual([{ name: 'up', text: '' }]);
+    expect(keyPresses('c', { ...KEY, ctrl: true })).toEqual([{ name: 'ctrl+c', text: '' }]);
+    expect(keyPresses('', { ...KEY, return: true })).toEqual([{ name: 'enter', text: '' }]);
+    expect(keyPresses('X', { ...KEY, shift: true })).toEqual([{ name: 'X', text: 'X' }]);
+    expect(keyPresses('z', { ...KEY, ctrl: true })).toEqual([]);
+    // A held key or a paste arrives as one string: one press per character, marked as a burst.
+    expect(keyPresses('jj', KEY)).toEqual([
+      { name: 'j', text: 'j', burst: true },
+      { name: 'j', text: 'j', burst: true },
+    ]);
+  });
+
+  it('generates the help and footer from the table; --readonly leaves out what it disables', () => {
+    const help = helpSections(false).flatMap((s) => s.rows.map((r) => r.keys));
+    for (const b of KEY_TABLE) expect(help).toContain(b.label);
+    const readonlyHelp = helpSections(true).flatMap((s) => s.rows.map((r) => r.keys));
+    expect(readonlyHelp).not.toContain('x');
+    expect(readonlyHelp).toContain('q');
+    const wide = footerHints('main', 200, false);
+    expect(wide).toContain('a approve');
+    expect(wide).toContain('X kill all');
+    const narrow = footerHints('main', 50, false);
+    expect(narrow.length).toBeLessThanOrEqual(50);
+    expect(narrow).toContain('? help');
+    expect(narrow).toContain('a approve');
+    expect(footerHints('main', 200, true)).not.toMatch(/approve|kill|grant|resume|deny/);
+    expect(keyTableMarkdown()).toContain('| X | dashboard | kill all (y confirms) (not with `--readonly`) |');
+  });
+});

@@ -1,0 +1,186 @@
+import type { Key } from 'ink';
+
+/**
+ * The one key table (SPEC §5). The `?` overlay, the footer hints and the README's key table
+ * are generated from it; nothing else in the TUI looks at raw keys.
+ */
+export const Command = {
+  Up: 'up',
+  Down: 'down',
+  PageUp: 'page-up',
+  PageDown: 'page-down',
+  Collapse: 'collapse',
+  Expand: 'expand',
+  Details: 'details',
+  Approve: 'approve',
+  AllowOnce: 'allow-once',
+  Deny: 'deny',
+  Grant: 'grant',
+  Kill: 'kill',
+  KillAll: 'kill-all',
+  Resume: 'resume',
+  Filter: 'filter',
+  Help: 'help',
+  ClearSelection: 'clear-selection',
+  Quit: 'quit',
+  Confirm: 'confirm',
+  Cancel: 'cancel',
+  Submit: 'submit',
+  Erase: 'erase',
+  Close: 'close',
+} as const;
+export type Command = (typeof Command)[keyof typeof Command];
+
+/**
+ * Which bindings apply: `global` always; otherwise the context of whatever has focus, in
+ * priority order confirm dialog / text input / overlay / main screen (the reducer decides).
+ */
+export type Context = 'global' | 'main' | 'confirm' | 'input' | 'overlay';
+
+/** Named keys; a binding's other keys are single printable characters. `other`: any other key. */
+export type NamedKey = 'up' | 'down' | 'left' | 'right' | 'pageup' | 'pagedown' | 'enter' | 'escape' | 'backspace' | 'ctrl+c' | 'other';
+
+export interface Binding {
+  readonly command: Command;
+  readonly context: Context;
+  readonly keys: readonly string[];
+  /** The keys as the help overlay writes them. */
+  readonly label: string;
+  readonly help: string;
+  /** Short footer hint; lower priority numbers are dropped last when the footer is narrow. */
+  readonly footer?: { readonly text: string; readonly priority: number };
+  /** Changes budgets or agents: disabled by `top --readonly`. */
+  readonly mutates?: true;
+}
+
+export const KEY_TABLE: readonly Binding[] = [
+  { command: Command.Quit, context: 'global', keys: ['ctrl+c'], label: 'Ctrl-C', help: 'quit from anywhere' },
+
+  { command: Command.Up, context: 'main', keys: ['up', 'k'], label: '↑ k', help: 'previous row', footer: { text: '↑↓ select', priority: 3 } },
+  { command: Command.Down, context: 'main', keys: ['down', 'j'], label: '↓ j', help: 'next row' },
+  { command: Command.PageUp, context: 'main', keys: ['pageup'], label: 'PgUp', help: 'page up' },
+  { command: Command.PageDown, context: 'main', keys: ['pagedown'], label: 'PgDn', help: 'page down' },
+  { command: Command.Collapse, context: 'main', keys: ['left'], label: '←', help: 'collapse / go to parent', footer: { text: '←→ fold', priority: 8 } },
+  { command: Command.Expand, context: 'main', keys: ['right'], label: '→', help: 'expand / go to child' },
+  { command: Command.Details, context: 'main', keys: ['enter'], label: '⏎', help: 'details of the row', footer: { text: '⏎ details', priority: 6 } },
+  { command: Command.Approve, context: 'main', keys: ['a'], label: 'a', help: 'approve (+increment)', footer: { text: 'a approve', priority: 1 }, mutates: true },
+  { command: Command.AllowOnce, context: 'main', keys: ['o'], label: 'o', help: 'allow the request once', footer: { text: 'o once', priority: 2 }, mutates: true },
+  { command: Command.Deny, context: 'main', keys: ['d'], label: 'd', help: 'deny the prompt', footer: { text: 'd deny', priority: 2 }, mutates: true },
+  { command: Command.Grant, context: 'main', keys: ['g'], label: 'g', help: 'grant a typed amount', footer: { text: 'g grant', priority: 4 }, mutates: true },
+  { command: Command.Kill, context: 'main', keys: ['x'], label: 'x', help: 'kill scope (y confirms)', footer: { text: 'x kill', priority: 3 }, mutates: true },
+  { command: Command.KillAll, context: 'main', keys: ['X'], label: 'X', help: 'kill all (y confirms)', footer: { text: 'X kill all', priority: 4 }, mutates: true },
+  { command: Command.Resume, context: 'main', keys: ['r'], label: 'r', help: 'resume the scope', footer: { text: 'r resume', priority: 5 }, mutates: true },
+  { command: Command.Filter, context: 'main', keys: ['/'], label: '/', help: 'filter scopes by name', footer: { text: '/ filter', priority: 7 } },
+  { command: Command.ClearSelection, context: 'main', keys: ['escape'], label: 'Esc', help: 'clear filter/selection' },
+  { command: Command.Help, context: 'main', keys: ['?'], label: '?', help: 'this help', footer: { text: '? help', priority: 0 } },
+  { command: Command.Quit, context: 'main', keys: ['q'], label: 'q', help: 'quit', footer: { text: 'q quit', priority: 0 } },
+
+  { command: Command.Confirm, context: 'confirm', keys: ['y'], label: 'y', help: 'yes, kill', footer: { text: 'y kill', priority: 0 } },
+  { command: Command.Cancel, context: 'confirm', keys: ['other'], label: 'other keys', help: 'cancel (the default)', footer: { text: 'any other key cancels', priority: 0 } },
+
+  { command: Command.Submit, context: 'input', keys: ['enter'], label: '⏎', help: 'apply', footer: { text: '⏎ apply', priority: 0 } },
+  { command: Command.Erase, context: 'input', keys: ['backspace'], label: '⌫', help: 'erase a character' },
+  { command: Command.Cancel, context: 'input', keys: ['escape'], label: 'Esc', help: 'cancel', footer: { text: 'esc cancel', priority: 0 } },
+
+  { command: Command.Close, context: 'overlay', keys: ['escape', 'enter', 'q', '?'], label: 'Esc q ? ⏎', help: 'close this view', footer: { text: 'esc close', priority: 0 } },
+];
+
+/** A key press as the reducer sees it: the table's key name (if any) and the typed text. */
+export interface KeyPress {
+  readonly name: string | null;
+  readonly text: string;
+  /**
+   * Arrived with other characters in one read: a paste, or a held key outrunning the screen.
+   * Such a press never confirms a kill.
+   */
+  readonly burst?: true;
+}
+
+/**
+ * Ink's `(input, key)` → the table's names: `up`, `enter`, `ctrl+c`, or the characters typed,
+ * one press each (Ink hands over a run of characters read together as one string).
+ */
+export function keyPresses(input: string, key: Key): KeyPress[] {
+  const named: NamedKey | null = key.ctrl && input === 'c' ? 'ctrl+c'
+    : key.upArrow ? 'up'
+    : key.downArrow ? 'down'
+    : key.leftArrow ? 'left'
+    : key.rightArrow ? 'right'
+    : key.pageUp ? 'pageup'
+    : key.pageDown ? 'pagedown'
+    : key.return ? 'enter'
+    : key.escape ? 'escape'
+    : key.backspace || key.delete ? 'backspace'
+    : null;
+  if (named) return [{ name: named, text: '' }];
+  if (key.ctrl || key.meta) return [];
+  const chars = [...input];
+  if (chars.length === 1) return [{ name: input, text: input }];
+  return chars.map((c) => ({ name: c, text: c, burst: true }));
+}
+
+export type Resolved = { readonly kind: 'command'; readonly command: Command } | { readonly kind: 'text'; readonly text: string } | null;
+
+const PRINTABLE = /^[^\p{Cc}\p{Cf}]+$/u;
+
+/** What a key press means in `context`: a command, typed text (input context only), or nothing. */
+export function resolveKey(context: Exclude<Context, 'global'>, press: KeyPress): Resolved {
+  for (const ctx of ['global', context] as const) {
+    const binding = KEY_TABLE.find((b) => b.context === ctx && press.name !== null && b.keys.includes(press.name));
+    if (binding) return { kind: 'command', command: binding.command };
+  }
+  if (context === 'input' && press.text.length > 0 && PRINTABLE.test(press.text)) return { kind: 'text', text: press.text };
+  const other = KEY_TABLE.find((b) => b.context === context && b.keys.includes('other'));
+  return other && (press.name !== null || press.text.length > 0) ? { kind: 'command', command: other.command } : null;
+}
+
+const CONTEXT_TITLES = {
+  global: 'Anywhere',
+  main: 'Dashboard',
+  confirm: 'Kill confirmation',
+  input: 'Typing an amount or a filter',
+  overlay: 'Help and details',
+} as const satisfies Record<Context, string>;
+
+export interface HelpSection {
+  readonly title: string;
+  readonly rows: readonly { readonly keys: string; readonly help: string }[];
+}
+
+/** The `?` overlay's text, from the table; `--readonly` leaves out what it disables. */
+export function helpSections(readonly: boolean): HelpSection[] {
+  const order: Context[] = ['main', 'confirm', 'input', 'overlay', 'global'];
+  return order
+    .filter((context) => !(readonly && context === 'confirm'))
+    .map((context) => ({
+      title: CONTEXT_TITLES[context],
+      rows: KEY_TABLE.filter((b) => b.context === context && !(readonly && b.mutates)).map((b) => ({ keys: b.label, help: b.help })),
+    }));
+}
+
+/** The keys `--readonly` turns off, as the help overlay names them: `a o d g x X r`. */
+export function disabledByReadonly(): string {
+  return KEY_TABLE.filter((b) => b.mutates).map((b) => b.label).join(' ');
+}
+
+/**
+ * Footer hints for `context` that fit in `width`: the least important go first; the order on
+ * screen stays the table's.
+ */
+export function footerHints(context: Exclude<Context, 'global'>, width: number, readonly: boolean): string {
+  const SEP = '  ';
+  let hints = KEY_TABLE.filter((b) => b.context === context && b.footer && !(readonly && b.mutates));
+  const text = (list: readonly Binding[]): string => list.map((b) => b.footer?.text).join(SEP);
+  while (hints.length > 0 && text(hints).length > width) {
+    const worst = hints.reduce((a, b) => ((b.footer?.priority ?? 0) >= (a.footer?.priority ?? 0) ? b : a));
+    hints = hints.filter((b) => b !== worst);
+  }
+  return text(hints);
+}
+
+/** The key table as Markdown, for the README. */
+export function keyTableMarkdown(): string {
+  const lines = ['| keys | where | action |', '|---|---|---|'];
+  for (const b of KEY_TABLE) lines.push(`| ${b.label} | ${CONTEXT_TITLES[b.context].toLowerCase()} | ${b.help}${b.mutates ? ' (not with `--readonly`)' : ''} |`);
+  return `${lines.join('\n')}\n`;
+}
