@@ -251,7 +251,7 @@ export class Engine {
     chain.push(agent);
     agent.chain = chain;
     agent.connections += 1;
-    this.changed.add(agent);
+    for (const s of chain) this.changed.add(s);
     if (agent.live_conn === null) agent.live_conn = connId;
     this.conns.set(connId, { id: connId, hello: frame, agent, chain });
     const budgets: Record<string, ReturnType<typeof budgetView>> = {};
@@ -271,7 +271,7 @@ export class Engine {
     if (!conn) return;
     this.conns.delete(connId);
     if (conn.agent) {
-      this.changed.add(conn.agent);
+      for (const s of conn.chain) this.changed.add(s);
       conn.agent.connections -= 1;
       if (conn.agent.live_conn === connId) conn.agent.live_conn = null;
     }
@@ -279,7 +279,7 @@ export class Engine {
     // agent can still commit them.
     for (const r of this.reservations.values()) if (r.conn === connId) r.conn = null;
     for (const p of this.prompts.values()) {
-      if (p.conn === connId) this.prompts.delete(p.id);
+      if (p.conn === connId) this.dropPrompt(p);
     }
   }
 
@@ -519,9 +519,15 @@ export class Engine {
     this.alert('warning', 'prompt', scope.id, `${what} — ${reason}`);
   }
 
+  /** Removes a prompt; its agent's status (waiting) changes with it. */
+  dropPrompt(p: Prompt): void {
+    this.prompts.delete(p.id);
+    this.changed.add(p.agent);
+  }
+
   /** Re-runs a parked request after the operator answered its prompt. */
   retryPrompt(prompt: Prompt, opts: { onceAt?: ScopeState; noPrompt?: boolean; confirmed?: boolean }): void {
-    this.prompts.delete(prompt.id);
+    this.dropPrompt(prompt);
     const conn = this.conns.get(prompt.conn);
     if (!conn?.agent) return;
     this.reserve(conn, prompt.request, prompt.kind === 'tool' ? { ...opts, confirmed: true } : opts);
@@ -813,7 +819,7 @@ export class Engine {
     }
     for (const p of [...this.prompts.values()]) {
       if (p.expires_ms > this.now) continue;
-      this.prompts.delete(p.id);
+      this.dropPrompt(p);
       this.deny(p.conn, p.request.id, 'APPROVAL_TIMEOUT', p.scope.id, `no operator answer within ${Math.round(this.config.approvals.timeout / 1000)}s: ${p.reason}`);
       this.emit({ type: 'action', row: { ts: this.now, kind: 'prompt_answer', scope: p.scope.id, actor: 'daemon', data: { prompt: p.id, answer: 'timeout' } } });
     }

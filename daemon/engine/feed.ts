@@ -13,7 +13,7 @@ function killedAbove(s: ScopeState): ScopeState | null {
   return null;
 }
 
-export function feedScope(engine: Engine, s: ScopeState, waiting: ReadonlySet<ScopeState>): FeedScope {
+export function feedScope(engine: Engine, s: ScopeState, waiting: ReadonlySet<ScopeState>, under: ReadonlyMap<ScopeState, number>): FeedScope {
   const limits = engine.limitsOf(s);
   const killer = killedAbove(s);
   const kind = scopeKind(s.id);
@@ -27,6 +27,7 @@ export function feedScope(engine: Engine, s: ScopeState, waiting: ReadonlySet<Sc
     state,
     limit_source: source,
     kill_reason: killer?.killed?.reason ?? null,
+    agents_under: under.get(s) ?? 0,
   };
 }
 
@@ -41,10 +42,15 @@ export function feedFrame(engine: Engine, full: boolean, sinceAlertSeq: number):
   engine.changed.clear();
   // An agent's state depends on prompts, which change without touching counters.
   for (const a of waiting) if (!list.includes(a)) list.push(a);
-  const scopes: Record<string, FeedScope> = {};
-  for (const s of list) scopes[s.id] = feedScope(engine, s, waiting);
+  const under = new Map<ScopeState, number>();
   let agents = 0;
-  for (const c of engine.conns.values()) if (c.agent) agents += 1;
+  for (const c of engine.conns.values()) {
+    if (!c.agent) continue;
+    agents += 1;
+    for (const s of c.chain) under.set(s, (under.get(s) ?? 0) + 1);
+  }
+  const scopes: Record<string, FeedScope> = {};
+  for (const s of list) scopes[s.id] = feedScope(engine, s, waiting, under);
   const alerts: AlertJson[] = engine.alerts.filter((a) => a.seq > sinceAlertSeq).map((a) => ({ ...a }));
   const global = engine.scopes.get(GLOBAL);
   return {

@@ -40,7 +40,7 @@ export function handleOperator(engine: Engine, conn: ConnId, frame: OperatorFram
         fail(`prompt: no pending prompt ${frame.prompt}`);
         return;
       }
-      engine.prompts.delete(p.id);
+      engine.dropPrompt(p);
       engine.deny(p.conn, p.request.id, 'APPROVAL_DENIED', p.scope.id, `the operator denied: ${p.reason}`);
       engine.emit({ type: 'action', row: { ts: engine.now, kind: 'prompt_answer', scope: p.scope.id, actor, data: { prompt: p.id, answer: 'deny' } } });
       ok(`denied ${p.id} (${p.agent.id})`);
@@ -72,7 +72,7 @@ export function kill(engine: Engine, frame: Pick<KillRequest, 'scope' | 'all' | 
   for (const p of [...engine.prompts.values()]) {
     const c = engine.conns.get(p.conn);
     if (c && under(c.chain, target)) {
-      engine.prompts.delete(p.id);
+      engine.dropPrompt(p);
       engine.deny(p.conn, p.request.id, 'KILLED', id, `${id} was killed: ${reason}`);
     }
   }

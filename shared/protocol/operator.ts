@@ -89,6 +89,8 @@ export const FeedScope = ScopeStatus.extend({
   state: z.enum(['running', 'waiting', 'killed', 'idle']),
   limit_source: z.enum(['config', 'delegation', 'max_share', 'none']),
   kill_reason: z.string().nullable(),
+  /** Connected agents anywhere under this scope (what a kill here would reach). */
+  agents_under: z.number().default(0),
 });
 
 export const AlertJson = z.object({

@@ -57,6 +57,7 @@ export function scope(overrides: Partial<FeedScope> & Pick<FeedScope, 'kind' | '
     breaker: 'closed',
     mode: 'hard',
     agents: 0,
+    agents_under: 0,
     burn_usd_per_min_1m: null,
     burn_usd_per_min_10m: null,
     exhaustion_ms: null,
