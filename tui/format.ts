@@ -1,8 +1,8 @@
 import type { Pressure } from '../shared/protocol/agent.js';
-import { formatPressure } from '../cli/format/pressure.js';
-import { count, duration, plural, usd } from '../cli/format/units.js';
+import { formatPressure } from '../shared/format/pressure.js';
+import { count, duration, plural, usd } from '../shared/format/units.js';
 
-// Wording shared with the CLI (`ok 42%`, `$3.42`, `3m05s`) comes from cli/format, so the
+// Wording shared with the CLI (`ok 42%`, `$3.42`, `3m05s`) comes from shared/format, so the
 // dashboard and `spendguard status` can never disagree.
 export { count, duration, plural, usd };
 

@@ -5,7 +5,7 @@ import { STATE_FILES, resolveStateDir } from '../../shared/paths.js';
 import { commandOptions, globalOptions, noteIgnoredUrl } from '../context.js';
 import { parseSince } from '../flags.js';
 import { renderTable } from '../format/table.js';
-import { count, usd } from '../format/units.js';
+import { count, usd } from '../../shared/format/units.js';
 import { REPORT_GROUPS, type ReportGroup, type ReportRow } from '../report/rows.js';
 
 const FORMATS = ['table', 'csv', 'json'] as const;

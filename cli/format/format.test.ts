@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ScopeStatus, StatusJson } from '../../shared/protocol/operator.js';
 import { parseSince } from '../flags.js';
-import { formatPressure } from './pressure.js';
-import { bindingUsage, formatUsage, renderStatusLine } from './status.js';
-import { count, duration, usd } from './units.js';
+import { formatPressure } from '../../shared/format/pressure.js';
+import { bindingUsage, formatUsage } from '../../shared/format/usage.js';
+import { renderStatusLine } from './status.js';
+import { count, duration, usd } from '../../shared/format/units.js';
 
 function scope(overrides: Partial<ScopeStatus>): ScopeStatus {
   return {

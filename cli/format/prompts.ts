@@ -1,6 +1,6 @@
 import type { PromptJson } from '../../shared/protocol/operator.js';
 import { renderTable } from './table.js';
-import { count, duration, usd } from './units.js';
+import { count, duration, usd } from '../../shared/format/units.js';
 
 export function renderPromptsTable(prompts: readonly PromptJson[]): string {
   if (prompts.length === 0) return 'no pending prompts\n';

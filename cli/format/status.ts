@@ -1,74 +1,11 @@
 import type { Pressure } from '../../shared/protocol/agent.js';
 import type { ScopeStatus, StatusJson } from '../../shared/protocol/operator.js';
-import { formatPressure, pressureRank } from './pressure.js';
+import { formatPressure, pressureRank } from '../../shared/format/pressure.js';
+import { amount, amountAt, bindingUsage, formatUsage } from '../../shared/format/usage.js';
 import { renderTable } from './table.js';
-import { count, duration, plural, usd } from './units.js';
+import { duration, plural, usd } from '../../shared/format/units.js';
 
-type Amounts = ScopeStatus['limit'];
-type Path = readonly [string] | readonly [string, string];
-
-const DIMENSIONS = ['cost_usd', 'tokens', 'input_tokens', 'output_tokens', 'calls'] as const;
-const WINDOWS: Readonly<Record<string, string>> = { per_hour: 'hour', per_day: 'today', per_week: 'week', per_month: 'month' };
 const KIND_ORDER = ['global', 'user', 'session', 'task', 'agent'];
-
-interface Usage {
-  path: Path;
-  spent: number;
-  reserved: number;
-  limit: number | undefined;
-  ratio: number;
-}
-
-function amountAt(amounts: Amounts, path: Path): number | undefined {
-  const top = amounts[path[0]];
-  if (path.length === 1) return typeof top === 'number' ? top : undefined;
-  return typeof top === 'object' ? top[path[1]] : undefined;
-}
-
-/** The scope's limits it has, cost first, then tokens and calls; plain totals before windows. */
-function limitPaths(limit: Amounts): Path[] {
-  const paths: Path[] = [];
-  for (const dim of DIMENSIONS) if (typeof limit[dim] === 'number') paths.push([dim]);
-  for (const window of Object.keys(WINDOWS)) {
-    const block = limit[window];
-    if (typeof block !== 'object') continue;
-    for (const dim of DIMENSIONS) if (typeof block[dim] === 'number') paths.push([window, dim]);
-  }
-  return paths;
-}
-
-function usageAt(scope: ScopeStatus, path: Path): Usage {
-  const spent = amountAt(scope.spent, path) ?? 0;
-  // A reservation weighs on every window of its dimension; a daemon may report it only once, unwindowed.
-  const reserved = amountAt(scope.reserved, path) ?? (path.length === 2 ? amountAt(scope.reserved, [path[1]]) : undefined) ?? 0;
-  const limit = amountAt(scope.limit, path);
-  const used = spent + reserved;
-  const ratio = limit === undefined ? 0 : limit > 0 ? used / limit : used > 0 ? Infinity : 0;
-  return { path, spent, reserved, limit, ratio };
-}
-
-/** The limit closest to running out — the one an operator must watch; spent cost when there is none. */
-export function bindingUsage(scope: ScopeStatus): Usage {
-  let best: Usage | undefined;
-  for (const path of limitPaths(scope.limit)) {
-    const usage = usageAt(scope, path);
-    if (!best || usage.ratio > best.ratio) best = usage;
-  }
-  return best ?? usageAt(scope, ['cost_usd']);
-}
-
-function amount(dim: string, n: number): string {
-  return dim === 'cost_usd' ? usd(n) : count(n);
-}
-
-/** `$3.42/$20 today`, `120k/500k tok`, `$0.80/—`. */
-export function formatUsage(usage: Usage): string {
-  const dim = usage.path[usage.path.length - 1] ?? 'cost_usd';
-  const window = usage.path.length === 2 ? WINDOWS[usage.path[0]] : undefined;
-  const limit = usage.limit === undefined ? '—' : amount(dim, usage.limit);
-  const unit = dim === 'cost_usd' ? '' : dim === 'calls' ? ' calls' : dim === 'tokens' ? ' tok' : ` ${dim.replace('_tokens', '')} tok`;
-  return `${amount(dim, usage.spent)}/${limit}${unit}${window ? ` ${window}` : ''}`;
-}
 
 export function sortedScopes(status: StatusJson): [string, ScopeStatus][] {
   const rank = (scope: string): number => {

@@ -1,4 +1,4 @@
-import { usd as dollars } from '../../cli/format/units.js';
+import { usd as dollars } from '../../shared/format/units.js';
 import type { DenyCode } from '../../shared/protocol/agent.js';
 import type { CallSpec } from '../agent.js';
 import { int } from '../pace.js';

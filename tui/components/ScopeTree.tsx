@@ -1,5 +1,5 @@
 import { Box } from 'ink';
-import { bindingUsage, formatUsage } from '../../cli/format/status.js';
+import { bindingUsage, formatUsage } from '../../shared/format/usage.js';
 import type { FeedScope } from '../../shared/protocol/operator.js';
 import { bar, delay, fit, PRESSURE_WIDTH, pressureText, usd } from '../format.js';
 import { type Layout, windowStart } from '../layout.js';

@@ -1,4 +1,4 @@
-import { formatUsd, NANO_PER_USD } from '../../shared/money/money.js';
+import { formatUsd, NANO_PER_USD } from '../money/money.js';
 
 /** `$20`, `$3.42`, `$0.21`, `$0.0042`: shared/money's digits, without trailing zeros past the cents. */
 export function usd(amount: number): string {

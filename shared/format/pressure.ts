@@ -1,4 +1,4 @@
-import type { Pressure } from '../../shared/protocol/agent.js';
+import type { Pressure } from '../protocol/agent.js';
 
 /** Word + glyph, so a pressure reads the same without colour and in a screen reader (SPEC §5). */
 const LABEL = {
