@@ -14,6 +14,9 @@ scopes:
   "session:bp": { cost_usd: 100, mode: hard }
   "task:reload": { cost_usd: 0.10, mode: hard }
 approvals: { timeout: 60s, increment_usd: 1 }
+# The reload test polls with reserves that are denied until the new limit applies; the denial
+# breaker must not open on them.
+breakers: { denials: { threshold: 1000 } }
 `;
 
 let daemon: DaemonProcess;
