@@ -51,6 +51,7 @@ export class Supervisor {
   dispatch(event: EngineEvent): void {
     const effects = this.engine.handle(event, this.clock());
     for (const observe of this.observers) observe(event, effects);
+    const immediate = this.actions.length === 0 && !effects.some((e) => e.type === 'usage' || e.type === 'action' || e.type === 'close');
     for (const e of effects) {
       switch (e.type) {
         case 'usage':
@@ -61,7 +62,12 @@ export class Supervisor {
           this.actions.push(e.row);
           break;
         case 'send':
-          this.outgoing.push({ conn: e.conn, data: JSON.stringify(e.frame) });
+          // A reply that records nothing (a grant, a deny) leaves at once. It may rest on usage
+          // rows not yet durable, but usage only ever raises spent, so a crash can only make
+          // such a decision look stricter than needed — never looser. Operator actions (kills,
+          // grants) make every later reply wait for them.
+          if (immediate) this.transport.send(e.conn, JSON.stringify(e.frame));
+          else this.outgoing.push({ conn: e.conn, data: JSON.stringify(e.frame) });
           break;
         case 'close':
           this.outgoing.push({ conn: e.conn, close: true });
