@@ -104,7 +104,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         for (const i of integrations) await i.stop();
         supervisor.flush();
         await server.stop();
-        supervisor.flush();
+        supervisor.flushAll();
         openLedger.close();
         rmSync(endpointFile, { force: true });
         release();

@@ -7,7 +7,7 @@ import { COST, TOKENS, addInto, usageDeltas, type Deltas } from './deltas.js';
 import { askDeltas, evaluate, placementsFor, usedFor, type Ask, type Binding } from './evaluate.js';
 import type { Alert, Effect, EngineEvent, UsageRow } from './events.js';
 import { blockFor, compileBlock, type Check, type ScopeLimits } from './limits.js';
-import { PeriodClock, type PeriodKeys } from './periods.js';
+import { PeriodClock, periodKeys, type PeriodKeys } from './periods.js';
 import { GLOBAL, scopeId, type ScopeId } from './scope.js';
 import { newScope, recordSpent, type Connection, type ConnId, type Prompt, type Reservation, type ScopeCounters, type ScopeState } from './state.js';
 import { pressureOf, ratioOf, delayFor, levelOf, LEVEL_NAMES } from './pressure.js';
@@ -20,8 +20,20 @@ export interface RestoredScope {
   readonly counters: ScopeCounters;
 }
 
+/** A usage row written after the last counters snapshot: replayed onto the counters at start. */
+export interface ReplayRow {
+  readonly ts: number;
+  readonly chain: readonly ScopeId[];
+  readonly model: string | null;
+  readonly op: string | null;
+  readonly input_tokens: number;
+  readonly output_tokens: number;
+  readonly cost_nano: number;
+}
+
 export interface RestoredState {
   readonly scopes: readonly RestoredScope[];
+  readonly replay?: readonly ReplayRow[];
   readonly grants: ReadonlyArray<{ readonly scope: ScopeId; readonly deltas: Deltas }>;
   readonly kills: ReadonlyArray<{ readonly scope: ScopeId; readonly reason: string; readonly at_ms: number }>;
 }
@@ -857,6 +869,17 @@ export class Engine {
       return s;
     };
     for (const r of restored.scopes) build(r.id, 0);
+    for (const row of restored.replay ?? []) {
+      let parent: ScopeState | null = null;
+      const deltas = usageDeltas({ model: row.model ?? undefined, op: row.op ?? undefined, input_tokens: row.input_tokens, output_tokens: row.output_tokens, cost_nano: row.cost_nano });
+      const periods = periodKeys(row.ts, this.config.timezone);
+      for (const id of row.chain) {
+        const s: ScopeState = this.scopes.get(id) ?? this.scope(id, parent);
+        recordSpent(s, deltas, periods, row.ts);
+        this.dirty.add(s);
+        parent = s;
+      }
+    }
     for (const g of restored.grants) addInto(this.scope(g.scope, null).grants, g.deltas);
     for (const k of restored.kills) this.scope(k.scope, null).killed = { reason: k.reason, at_ms: k.at_ms };
     this.invalidateLimits();

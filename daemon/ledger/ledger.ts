@@ -22,7 +22,7 @@ export class Ledger {
   private readonly insertAction: Database.Statement;
   private readonly upsertTotals: Database.Statement;
   private readonly selectKey: Database.Statement;
-  private readonly writeTx: (usage: readonly UsageRow[], actions: readonly ActionRow[], scopes: readonly ScopeSnapshot[]) => void;
+  private readonly writeTx: (usage: readonly UsageRow[], actions: readonly ActionRow[], scopes: readonly ScopeSnapshot[] | null) => void;
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -43,11 +43,17 @@ export class Ledger {
     this.upsertTotals = this.db.prepare('INSERT INTO scope_totals (scope, data) VALUES (?, ?) ON CONFLICT(scope) DO UPDATE SET data = excluded.data');
     this.selectKey = this.db.prepare('SELECT 1 FROM usage WHERE key = ?').pluck();
     this.writeTx = this.db.transaction((usage, actions, scopes) => {
+      let lastSeq: number | bigint | undefined;
       for (const r of usage) {
-        this.insertUsage.run({ ...r, chain: JSON.stringify(r.chain), overshoot: r.overshoot ? 1 : 0 });
+        lastSeq = this.insertUsage.run({ ...r, chain: JSON.stringify(r.chain), overshoot: r.overshoot ? 1 : 0 }).lastInsertRowid;
       }
       for (const a of actions) this.insertAction.run(a.ts, a.kind, a.scope, a.actor, JSON.stringify(a.data));
-      for (const s of scopes) this.upsertTotals.run(s.scope, JSON.stringify({ parent: s.parent, counters: s.counters }));
+      if (scopes !== null) {
+        for (const s of scopes) this.upsertTotals.run(s.scope, JSON.stringify({ parent: s.parent, counters: s.counters }));
+        // The snapshot covers every usage row up to here; a restart replays only the rows after it.
+        const covered = lastSeq ?? (this.db.prepare('SELECT COALESCE(MAX(seq), 0) FROM usage').pluck().get() as number);
+        this.setMeta('totals_seq', String(covered));
+      }
     });
   }
 
@@ -71,8 +77,12 @@ export class Ledger {
     return this.selectKey.get(key) !== undefined;
   }
 
-  /** Writes one batch durably; throws (and writes nothing) if any part fails. */
-  write(usage: readonly UsageRow[], actions: readonly ActionRow[], scopes: readonly ScopeSnapshot[]): void {
+  /**
+   * Writes one batch durably; throws (and writes nothing) if any part fails. `scopes` (a
+   * snapshot of the counters of every scope changed since the last one) is written only now and
+   * then: counters are rebuilt from the snapshot plus the usage rows after it.
+   */
+  write(usage: readonly UsageRow[], actions: readonly ActionRow[], scopes: readonly ScopeSnapshot[] | null): void {
     this.writeTx(usage, actions, scopes);
   }
 
@@ -105,7 +115,19 @@ export class Ledger {
       }
     }
     const kills = [...killState].flatMap(([scope, k]) => (k ? [{ scope: scope as ScopeId, ...k }] : []));
-    return { scopes, grants, kills };
+    const after = Number(this.meta('totals_seq') ?? '0');
+    const replay = (
+      this.db.prepare('SELECT ts, chain, model, op, input_tokens, output_tokens, cost_nano FROM usage WHERE seq > ? ORDER BY seq').all(after) as Array<{
+        ts: number;
+        chain: string;
+        model: string | null;
+        op: string | null;
+        input_tokens: number;
+        output_tokens: number;
+        cost_nano: number;
+      }>
+    ).map((r) => ({ ...r, chain: JSON.parse(r.chain) as ScopeId[] }));
+    return { scopes, grants, kills, replay };
   }
 
   /** Sum of usage cost per scope, straight from the rows (for verification and tests). */

@@ -13,6 +13,12 @@ export interface Transport {
 type Outgoing = { readonly conn: ConnId; readonly data: string } | { readonly conn: ConnId; readonly close: true };
 
 const RETRY_WRITE_MS = 100;
+/**
+ * Counters are snapshotted at most this often (in the same transaction as that batch's rows);
+ * a restart replays the usage rows written since, so the hot path does not re-serialise every
+ * touched scope on every batch.
+ */
+const SNAPSHOT_EVERY_MS = 1_000;
 
 /**
  * The imperative shell around the engine: feeds it events with the real clock, collects its
@@ -25,6 +31,8 @@ export class Supervisor {
   private outgoing: Outgoing[] = [];
   private readonly pendingKeys = new Set<string>();
   private scheduled = false;
+  private lastSnapshotMs = 0;
+  private forceSnapshot = false;
   private writeFailures = 0;
   onAlert: ((alert: import('../engine/events.js').Alert) => void) | undefined;
   private readonly subscribers = new Set<ConnId>();
@@ -121,17 +129,29 @@ export class Supervisor {
     for (const conn of this.subscribers) this.transport.send(conn, data);
   }
 
+  /** Writes everything, counters included (before a graceful stop). */
+  flushAll(): void {
+    this.forceSnapshot = true;
+    this.flush();
+  }
+
   /** Writes the batch in one transaction, then sends what waited for it. */
   flush(): void {
     this.scheduled = false;
-    const dirty = this.engine.takeDirty();
+    const now = this.clock();
+    const snapshotDue = this.forceSnapshot || now - this.lastSnapshotMs >= SNAPSHOT_EVERY_MS;
+    const dirty = snapshotDue ? this.engine.takeDirty() : [];
     if (this.usage.length > 0 || this.actions.length > 0 || dirty.length > 0) {
-      const snapshots: ScopeSnapshot[] = dirty.map((s) => ({ scope: s.id, parent: s.parent?.id ?? null, counters: s.counters }));
+      const snapshots: ScopeSnapshot[] | null = dirty.length > 0 ? dirty.map((s) => ({ scope: s.id, parent: s.parent?.id ?? null, counters: s.counters })) : null;
       try {
         const started = performance.now();
         this.ledger.write(this.usage, this.actions, snapshots);
         this.onFlush?.(performance.now() - started, this.usage.length + this.actions.length);
         this.writeFailures = 0;
+        if (snapshots) {
+          this.lastSnapshotMs = now;
+          this.forceSnapshot = false;
+        }
       } catch (e) {
         // Nothing is acknowledged until the write succeeds; the batch stays and is retried.
         for (const s of dirty) this.engine.dirty.add(s);
