@@ -4,6 +4,7 @@ import type { ActionRow, UsageRow } from '../engine/events.js';
 import type { ScopeId } from '../engine/scope.js';
 import type { ScopeCounters } from '../engine/state.js';
 import { COST, TOKENS, type Deltas } from '../engine/deltas.js';
+import { KeyFilter } from './bloom.js';
 import { LEDGER_DDL, LEDGER_SCHEMA_VERSION } from './schema.js';
 
 export interface ScopeSnapshot {
@@ -22,6 +23,7 @@ export class Ledger {
   private readonly insertAction: Database.Statement;
   private readonly upsertTotals: Database.Statement;
   private readonly selectKey: Database.Statement;
+  private readonly keys = new KeyFilter();
   private readonly writeTx: (usage: readonly UsageRow[], actions: readonly ActionRow[], scopes: readonly ScopeSnapshot[] | null) => void;
 
   constructor(path: string) {
@@ -42,10 +44,12 @@ export class Ledger {
     this.insertAction = this.db.prepare('INSERT INTO actions (ts, kind, scope, actor, data) VALUES (?, ?, ?, ?, ?)');
     this.upsertTotals = this.db.prepare('INSERT INTO scope_totals (scope, data) VALUES (?, ?) ON CONFLICT(scope) DO UPDATE SET data = excluded.data');
     this.selectKey = this.db.prepare('SELECT 1 FROM usage WHERE key = ?').pluck();
+    for (const key of this.db.prepare('SELECT key FROM usage').pluck().iterate() as IterableIterator<string>) this.keys.add(key);
     this.writeTx = this.db.transaction((usage, actions, scopes) => {
       let lastSeq: number | bigint | undefined;
       for (const r of usage) {
         lastSeq = this.insertUsage.run({ ...r, chain: JSON.stringify(r.chain), overshoot: r.overshoot ? 1 : 0 }).lastInsertRowid;
+        this.keys.add(r.key);
       }
       for (const a of actions) this.insertAction.run(a.ts, a.kind, a.scope, a.actor, JSON.stringify(a.data));
       if (scopes !== null) {
@@ -74,7 +78,7 @@ export class Ledger {
   }
 
   hasKey(key: string): boolean {
-    return this.selectKey.get(key) !== undefined;
+    return this.keys.mightHave(key) && this.selectKey.get(key) !== undefined;
   }
 
   /**
