@@ -7,7 +7,7 @@ import { COST, TOKENS, addInto, usageDeltas, type Deltas } from './deltas.js';
 import { askDeltas, evaluate, placementsFor, usedFor, type Ask, type Binding } from './evaluate.js';
 import type { Alert, Effect, EngineEvent, UsageRow } from './events.js';
 import { blockFor, compileBlock, type Check, type ScopeLimits } from './limits.js';
-import { PeriodClock, periodKeys, type PeriodKeys } from './periods.js';
+import { PeriodClock, type PeriodKeys } from './periods.js';
 import { GLOBAL, scopeId, type ScopeId } from './scope.js';
 import { newScope, recordSpent, type Connection, type ConnId, type Prompt, type Reservation, type ScopeCounters, type ScopeState } from './state.js';
 import { pressureOf, ratioOf, delayFor, levelOf, LEVEL_NAMES } from './pressure.js';
@@ -869,10 +869,11 @@ export class Engine {
       return s;
     };
     for (const r of restored.scopes) build(r.id, 0);
+    const replayClock = new PeriodClock(this.config.timezone);
     for (const row of restored.replay ?? []) {
       let parent: ScopeState | null = null;
       const deltas = usageDeltas({ model: row.model ?? undefined, op: row.op ?? undefined, input_tokens: row.input_tokens, output_tokens: row.output_tokens, cost_nano: row.cost_nano });
-      const periods = periodKeys(row.ts, this.config.timezone);
+      const periods = replayClock.at(row.ts);
       for (const id of row.chain) {
         const s: ScopeState = this.scopes.get(id) ?? this.scope(id, parent);
         recordSpent(s, deltas, periods, row.ts);
