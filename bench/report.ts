@@ -5,6 +5,7 @@ import type { FsyncFloor } from './fsync.js';
 import type { KillResult } from './kill.js';
 import type { ProfileSummary } from './profile.js';
 import type { ThroughputRun } from './throughput.js';
+import { formatTuiCpu, type TuiCpuResult } from './tui-cpu.js';
 
 /** The bench's results: printed as a table, written as JSON to bench/results/latest.json. */
 
@@ -37,6 +38,7 @@ export interface BenchResults {
   };
   readonly kill?: KillResult & { readonly goalP99Ms: number; readonly ok: boolean };
   readonly profile?: ProfileSummary & { readonly loadPairsPerSec: number; readonly loadP99Ms: number; readonly daemonCpuPct: number | null; readonly fsyncFloor: FsyncFloor };
+  readonly tui?: TuiCpuResult;
   readonly totalSeconds: number;
 }
 
@@ -165,6 +167,10 @@ export function formatResults(r: BenchResults): string {
     out.push(
       `   durability floor on this disk (bare better-sqlite3, WAL, 20-row transactions): synchronous=FULL ${f2(fl.fullMs)} ms, OFF ${f2(fl.offMs)} ms per transaction → ${f2(fl.durabilityMs)} ms of blocking wait per group commit (≤ ${f0(1000 / fl.fullMs)} commits/s)`,
     );
+  }
+  if (r.tui) {
+    out.push('');
+    out.push(formatTuiCpu(r.tui, 5));
   }
   out.push('');
   out.push(`total ${f1(r.totalSeconds)} s`);

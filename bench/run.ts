@@ -12,16 +12,19 @@ import { BENCH_DIR, cleanup, forkTs, nextMessage } from './proc.js';
 import { summarizeProfile } from './profile.js';
 import { formatResults, writeResults, type BenchResults } from './report.js';
 import { backgroundLoad, combine, measureOnce, type ThroughputRun } from './throughput.js';
+import { runTuiCpu } from './tui-cpu.js';
 
 /**
  * `npm run bench` (`-- --profile` adds a CPU profile of the daemon under the throughput load).
  * Measures SPEC §10 on this machine, with every server and the load generator in its own
  * process: (1) daemon vs bare ws echo throughput and latency, (2) cap soundness under fan-out vs
- * a naive check-then-spend peer, (3) kill-switch latency to 1,000 agents. Prints a table and
- * writes bench/results/latest.json. Options: --only throughput,fanout,kill  --connections N
+ * a naive check-then-spend peer, (3) kill-switch latency to 1,000 agents, (5) the dashboard's CPU
+ * (`spendguard top` in tmux) while the daemon handles 10,000 spends/s. Prints a table and
+ * writes bench/results/latest.json. Options: --only throughput,fanout,kill,tui  --connections N
  * --rounds N  --warmup S  --measure S (per server, split over the rounds)  --trials N
  * --parallel N (fan-out trials at a time)  --fanout-budget S (time budget of the daemon's trials;
- * the naive peer gets half)  --kill-agents N  --kill-runs N.
+ * the naive peer gets half)  --kill-agents N  --kill-runs N  --tui-rate N (spends/s)
+ * --tui-measure S  --tui-idle S.
  */
 
 const argv = process.argv.slice(2);
@@ -32,7 +35,7 @@ const opt = (name: string, dflt: number): number => {
   if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
   return v;
 };
-const onlyArg = argv.includes('--only') ? (argv[argv.indexOf('--only') + 1] ?? '') : 'throughput,fanout,kill';
+const onlyArg = argv.includes('--only') ? (argv[argv.indexOf('--only') + 1] ?? '') : 'throughput,fanout,kill,tui';
 const only = new Set(onlyArg.split(','));
 
 const S = {
@@ -51,9 +54,15 @@ const S = {
   killAgents: opt('kill-agents', 1000),
   killRuns: opt('kill-runs', 20),
   profile: flag('profile'),
+  tuiRate: opt('tui-rate', 10_000),
+  tuiConnections: 50,
+  tuiWindow: 64,
+  tuiWarmupS: 2,
+  tuiMeasureS: opt('tui-measure', 10),
+  tuiIdleS: opt('tui-idle', 5),
 };
 
-const GOALS = { throughputRatioMin: 0.6, p99RatioMax: 2, killP99Ms: 50 };
+const GOALS = { throughputRatioMin: 0.6, p99RatioMax: 2, killP99Ms: 50, tuiCpuPct: 10 };
 
 /** Generous limits: nothing in the throughput or kill phases is ever refused for budget. */
 const GENEROUS_CONFIG = `
@@ -164,6 +173,24 @@ async function main(): Promise<BenchResults> {
     const k = await runKill({ url: d.url, agentToken: d.agentToken, operatorToken: d.operatorToken, agents: S.killAgents, runs: S.killRuns });
     await d.stop();
     result = { ...result, kill: { ...k, goalP99Ms: GOALS.killP99Ms, ok: k.lastP99Ms <= GOALS.killP99Ms && k.grantsAfterKill === 0 } };
+  }
+
+  if (only.has('tui')) {
+    const tui = await runTuiCpu(
+      {
+        connections: S.tuiConnections,
+        rate: S.tuiRate,
+        window: S.tuiWindow,
+        warmupMs: S.tuiWarmupS * 1000,
+        measureMs: S.tuiMeasureS * 1000,
+        idleMs: S.tuiIdleS * 1000,
+        cols: 120,
+        rows: 40,
+        goalPct: GOALS.tuiCpuPct,
+      },
+      log,
+    );
+    result = { ...result, tui };
   }
 
   if (S.profile) {
