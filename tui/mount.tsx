@@ -33,9 +33,9 @@ export async function mountTop(options: TopOptions): Promise<void> {
     stdin,
     exitOnCtrlC: false,
     patchConsole: true,
-    // Ink's own cap, on top of the feed client's 250 ms batching: 4 redraws a second keep a
+    // Ink's own cap, on top of the feed client's 400 ms batching: 2.5 redraws a second keep a
     // full 120×40 screen of changing numbers under 10 % of a core (npm run bench -- --only tui).
-    maxFps: 4,
+    maxFps: 3,
     // Rewrites only the lines that changed, not the whole screen.
     incrementalRendering: true,
   });

@@ -19,6 +19,9 @@ const RETRY_WRITE_MS = 100;
  * touched scope on every batch.
  */
 const SNAPSHOT_EVERY_MS = 1_000;
+/** Live feed: at most 4 deltas a second however fast events arrive, a refresh every second. */
+const FEED_MIN_INTERVAL_MS = 250;
+const FEED_REFRESH_MS = 1_000;
 
 /**
  * The imperative shell around the engine: feeds it events with the real clock, collects its
@@ -120,7 +123,8 @@ export class Supervisor {
       return;
     }
     const quiet = this.engine.changed.size === 0 && this.engine.alert_seq === this.feedAlertSeq;
-    if (quiet && nowMs - this.lastFeedMs < 1_000) return;
+    const since = nowMs - this.lastFeedMs;
+    if (quiet ? since < FEED_REFRESH_MS : since < FEED_MIN_INTERVAL_MS) return;
     const global = this.engine.scopes.get('global' as never);
     if (global) this.engine.changed.add(global);
     const data = JSON.stringify(feedFrame(this.engine, false, this.feedAlertSeq));
