@@ -4,23 +4,12 @@ import { isLoadResult, isPhase, type LoadParams, type LoadResult } from './ipc.j
 import { cpuMsOf, forkTs, nextMessage, percentile } from './proc.js';
 
 /** One measured run of the load generator against one server, with CPU figures. */
-export interface ThroughputRun {
-  readonly pairs: number;
-  readonly seconds: number;
-  readonly pairsPerSec: number;
-  readonly p50Ms: number;
-  readonly p90Ms: number;
-  readonly p99Ms: number;
-  readonly maxMs: number;
-  readonly unexpected: number;
-  readonly unexpectedSamples: readonly string[];
-  /** % of one core, during the measured window. */
-  readonly loadgenCpuPct: number;
+export type ThroughputRun = Omit<LoadResult, 'type' | 'samples'> & {
   /** CPU the server process used during the measured window, % of one core (Linux /proc). */
   readonly serverCpuPct: number | null;
   /** Whole machine busy during the measured window, % of all cores (Linux /proc/stat). */
   readonly machineCpuPct: number | null;
-}
+};
 
 /** Aggregate CPU counters of the machine (jiffies): busy and total. */
 export function machineTicks(): { busy: number; total: number } | undefined {
