@@ -1,6 +1,6 @@
 import { nanoToUsd, usdToNano } from '../../shared/money/money.js';
 import { costOf, PriceBook, priceFromUsd, type ModelPrice } from '../../shared/money/pricing.js';
-import type { Commit, Delegate, DenyCode, Hello, Release, Reserve, Spend } from '../../shared/protocol/agent.js';
+import type { AgentRequest, Commit, Delegate, DenyCode, Hello, Release, Reserve, Spend } from '../../shared/protocol/agent.js';
 import type { Config } from '../config/schema.js';
 import { adaptiveOutput, AdaptiveSizer } from './adaptive.js';
 import { COST, TOKENS, addInto, usageDeltas, type Deltas } from './deltas.js';
@@ -208,11 +208,16 @@ export class Engine {
     this.send(conn, { type: 'error', ...(id === undefined ? {} : { id }), code, message });
   }
 
-  /** Raises an alert for every threshold a scope's pressure crossed upward; re-arms when it falls. */
-  checkThresholds(chain: readonly ScopeState[]): void {
+  /**
+   * Raises an alert for every threshold a scope's pressure crossed upward; re-arms when it falls.
+   * Returns the chain's largest ratio, which a grant reports as its pressure and delay.
+   */
+  checkThresholds(chain: readonly ScopeState[]): number | null {
+    let max: number | null = null;
     for (const scope of chain) {
       this.changed.add(scope);
       const ratio = ratioOf(this, scope);
+      if (ratio !== null && (max === null || ratio > max)) max = ratio;
       const level = levelOf(ratio, this.config.thresholds);
       if (level > scope.alerted_level) {
         for (let l = scope.alerted_level + 1; l <= level; l++) {
@@ -229,6 +234,7 @@ export class Engine {
         scope.alerted_level = l;
       }
     }
+    return max;
   }
 
   // ---------------------------------------------------------------- connections
@@ -306,7 +312,7 @@ export class Engine {
 
   // ---------------------------------------------------------------- agent requests
 
-  private agentRequest(connId: ConnId, frame: import('../../shared/protocol/agent.js').AgentRequest, keyKnown: boolean): void {
+  private agentRequest(connId: ConnId, frame: AgentRequest, keyKnown: boolean): void {
     const conn = this.conns.get(connId);
     if (!conn?.agent) {
       this.error(connId, 'id' in frame ? frame.id : undefined, 'INVALID', 'send hello first: no request is accepted before hello');
@@ -400,7 +406,7 @@ export class Engine {
       desired = adaptiveOutput(this.adaptive, conn.agent.id, frame.model, desired);
     }
     const minOut = llm && desired > 0 ? 1 : 0;
-    const refusal = this.runaway.gate(conn.chain, frame, (askDeltas(ask, desired)[COST] ?? 0) / 1e9, this.now, (s) => this.limitsOf(s));
+    const refusal = this.runaway.gate(conn.chain, frame, () => (askDeltas(ask, desired)[COST] ?? 0) / 1e9, this.now, (s) => this.limitsOf(s));
     if (refusal && !(refusal.confirm && opts.confirmed)) {
       if (refusal.confirm && !opts.noPrompt) this.createPrompt(conn, frame, 'tool', refusal.scope, refusal.message, ask, desired);
       else this.deny(conn.id, frame.id, refusal.code, refusal.scope.id, refusal.message, refusal.retry_after_ms);
@@ -459,7 +465,7 @@ export class Engine {
     if (usedGrace) for (const s of conn.chain) if (this.overAnyLimit(s)) s.counters.grace_used = true;
     for (const b of ev.soft) warnings.push(`soft limit: ${exceededMessage(this, b, ask)}`);
     if (llm && output < desired) warnings.push(`max_output_tokens clamped from ${desired} to ${output} by the remaining budget`);
-    const ratio = maxRatio(this, conn.chain);
+    const ratio = this.checkThresholds(conn.chain);
     const pressure = pressureOf(ratio, this.config.thresholds);
     const suggested = pressure === 'critical' || pressure === 'exceeded' ? this.config.routing[frame.model ?? ''] : undefined;
     this.send(conn.id, {
@@ -474,7 +480,6 @@ export class Engine {
       warnings,
       ...(suggested ? { suggested_model: suggested } : {}),
     });
-    this.checkThresholds(conn.chain);
   }
 
   private tryGrace(chain: readonly ScopeState[], ask: Ask, desired: number, onceAt: ScopeState | undefined): number | undefined {
@@ -900,15 +905,6 @@ function priceBookOf(config: Config): PriceBook {
   return new PriceBook(priceFromUsd(config.pricing.default), overrides);
 }
 
-export function maxRatio(engine: Engine, chain: readonly ScopeState[]): number | null {
-  let max: number | null = null;
-  for (const s of chain) {
-    const r = ratioOf(engine, s);
-    if (r !== null && (max === null || r > max)) max = r;
-  }
-  return max;
-}
-
 export function formatNano(nano: number): string {
   const usd = nano / 1e9;
   return `$${usd >= 1 ? usd.toFixed(2) : usd.toFixed(4)}`;
@@ -933,7 +929,7 @@ function describeDeltas(d: Deltas): string {
 export function exceededMessage(engine: Engine, b: Binding, ask: Ask): string {
   const c = b.check;
   const used = usedFor(b.scope, c, engine.periods());
-  const need = askDeltas(ask, b.max_output >= 1 ? 1 : 1)[c.dim] ?? 0;
+  const need = askDeltas(ask, 1)[c.dim] ?? 0;
   return `${b.scope.id} ${checkName(c)} limit ${checkFigure(c, c.limit)} (${c.mode}${c.source !== 'config' ? `, ${c.source}` : ''}): ${checkFigure(c, used)} used or reserved, this request needs at least ${checkFigure(c, need)}`;
 }
 

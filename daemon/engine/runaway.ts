@@ -143,7 +143,7 @@ export class Runaway {
   // ------------------------------------------------------------ the gate
 
   /** The first rule that refuses this reservation, or undefined to go on to budget checks. */
-  gate(chain: readonly ScopeState[], frame: Pick<Reserve, 'tool' | 'args_hash' | 'model' | 'input_tokens' | 'cost_usd'>, costUsd: number, now: number, limitsOf: (s: ScopeState) => { callsPerMin?: number | undefined }): Refusal | undefined {
+  gate(chain: readonly ScopeState[], frame: Pick<Reserve, 'tool' | 'args_hash' | 'model' | 'input_tokens' | 'cost_usd'>, costUsd: () => number, now: number, limitsOf: (s: ScopeState) => { callsPerMin?: number | undefined }): Refusal | undefined {
     const agent = chain[chain.length - 1];
     if (!agent) return undefined;
     // Breakers first: an open breaker refuses without looking further.
@@ -180,14 +180,16 @@ export class Runaway {
     return this.amplificationRule(agent, frame.input_tokens, now);
   }
 
-  private toolRule(agent: ScopeState, tool: string | undefined, costUsd: number): Refusal | undefined {
+  /** `costUsd` is asked only when a tool has a max cost: most requests never price twice. */
+  private toolRule(agent: ScopeState, tool: string | undefined, costUsd: () => number): Refusal | undefined {
     if (tool === undefined) return undefined;
     const tools = this.config.tools;
     const policy = tools[tool] ?? tools.default ?? 'auto';
     const mode = typeof policy === 'string' ? policy : policy.mode;
     if (mode === 'deny') return { code: 'TOOL_DENIED', scope: agent, message: `tool ${tool} is denied by policy${tools[tool] === undefined ? ' (not registered; tools.default is deny)' : ''}` };
-    if (typeof policy === 'object' && policy.max_cost_usd !== undefined && costUsd > policy.max_cost_usd) {
-      return { code: 'TOOL_DENIED', scope: agent, message: `tool ${tool} call of $${costUsd.toFixed(4)} exceeds its max_cost_usd of $${policy.max_cost_usd}` };
+    const cost = typeof policy === 'object' && policy.max_cost_usd !== undefined ? costUsd() : 0;
+    if (typeof policy === 'object' && policy.max_cost_usd !== undefined && cost > policy.max_cost_usd) {
+      return { code: 'TOOL_DENIED', scope: agent, message: `tool ${tool} call of $${cost.toFixed(4)} exceeds its max_cost_usd of $${policy.max_cost_usd}` };
     }
     if (mode === 'confirm') return { code: 'TOOL_DENIED', scope: agent, message: `tool ${tool} needs the operator's confirmation`, confirm: true };
     return undefined;
