@@ -38,10 +38,10 @@ export function feedScope(engine: Engine, s: ScopeState, waiting: ReadonlySet<Sc
 export function feedFrame(engine: Engine, full: boolean, sinceAlertSeq: number): FeedFrame {
   const waiting = new Set<ScopeState>();
   for (const p of engine.prompts.values()) waiting.add(p.agent);
-  const list = full ? [...engine.scopes.values()] : [...engine.changed];
+  const list = new Set<ScopeState>(full ? engine.scopes.values() : engine.changed);
   engine.changed.clear();
   // An agent's state depends on prompts, which change without touching counters.
-  for (const a of waiting) if (!list.includes(a)) list.push(a);
+  for (const a of waiting) list.add(a);
   const under = new Map<ScopeState, number>();
   let agents = 0;
   for (const c of engine.conns.values()) {
