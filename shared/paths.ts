@@ -29,3 +29,15 @@ export function resolveStateDir(flag?: string, configured?: string, env: NodeJS.
 export function listenToUrl(listen: string): string {
   return `ws://${listen}`;
 }
+
+/**
+ * `ws://h:p` → `ws://h:p/v1/agent` (or `/v1/operator`); http(s) is accepted as ws(s), and a URL
+ * that already names the endpoint is kept.
+ */
+export function endpointUrl(url: string, endpoint: '/v1/agent' | '/v1/operator'): string {
+  const u = new URL(url);
+  if (u.protocol === 'http:') u.protocol = 'ws:';
+  if (u.protocol === 'https:') u.protocol = 'wss:';
+  if (!u.pathname.endsWith(endpoint)) u.pathname = `${u.pathname.replace(/\/+$/, '')}${endpoint}`;
+  return u.toString();
+}

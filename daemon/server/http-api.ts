@@ -18,7 +18,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AgentFrame } from '../../shared/protocol/agent.js';
-import { STATE_FILES } from '../../shared/paths.js';
 import type { Integration, IntegrationContext } from '../integrations.js';
 import { FRAME_LIMIT_BYTES } from './frames.js';
 import { decodeForPath, errorFrame, statusOf } from './http-frames.js';

@@ -1,6 +1,7 @@
 import WebSocket, { type RawData } from 'ws';
 import { DaemonFrame, type Hello, type Welcome } from '../protocol/agent.js';
 import { describeIssue } from '../protocol/parse.js';
+import { endpointUrl } from '../paths.js';
 import { SpendguardProtocolError, SpendguardTimeoutError, SpendguardUnavailableError } from './errors.js';
 
 /** Daemon frames are small; anything this large is a broken or hostile peer. */
@@ -22,13 +23,8 @@ export function decodeFrame(data: RawData, isBinary: boolean): Decoded {
   return parsed.success ? { ok: true, frame: parsed.data } : { ok: false, message: describeIssue(parsed.error) };
 }
 
-/** `ws://host:port` → `ws://host:port/v1/agent`; http(s) is accepted as ws(s). */
 export function agentEndpoint(url: string): string {
-  const u = new URL(url);
-  if (u.protocol === 'http:') u.protocol = 'ws:';
-  if (u.protocol === 'https:') u.protocol = 'wss:';
-  if (!u.pathname.endsWith('/v1/agent')) u.pathname = `${u.pathname.replace(/\/+$/, '')}/v1/agent`;
-  return u.toString();
+  return endpointUrl(url, '/v1/agent');
 }
 
 export interface DialHandlers {

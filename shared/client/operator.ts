@@ -4,7 +4,7 @@ import WebSocket, { type RawData } from 'ws';
 import { z } from 'zod';
 import { describeIssue } from '../protocol/parse.js';
 import { OperatorFrame, OperatorResult } from '../protocol/operator.js';
-import { DEFAULT_LISTEN, listenToUrl, resolveStateDir, STATE_FILES } from '../paths.js';
+import { DEFAULT_LISTEN, endpointUrl, listenToUrl, resolveStateDir, STATE_FILES } from '../paths.js';
 
 /** An operator frame as the caller writes it; the client picks the id. */
 export type OperatorRequest = OperatorFrame extends infer F ? (F extends OperatorFrame ? Omit<F, 'id'> : never) : never;
@@ -205,13 +205,8 @@ function rawText(data: RawData): string {
   return data.toString('utf8');
 }
 
-/** `ws://h:p` → `ws://h:p/v1/operator`; http(s) is accepted as ws(s); an URL naming the endpoint is kept. */
 export function operatorEndpoint(url: string): string {
-  const u = new URL(url);
-  if (u.protocol === 'http:') u.protocol = 'ws:';
-  if (u.protocol === 'https:') u.protocol = 'wss:';
-  if (!u.pathname.endsWith('/v1/operator')) u.pathname = `${u.pathname.replace(/\/+$/, '')}/v1/operator`;
-  return u.toString();
+  return endpointUrl(url, '/v1/operator');
 }
 
 export type UrlSource = '--url' | 'SPENDGUARD_URL' | 'daemon.json' | 'default';
