@@ -25,15 +25,12 @@ export function installMetrics(ctx: IntegrationContext): MetricsIntegration {
 
   const observer = metricsObserver(tallies, latency, (s) => histograms.delay.observe(s));
   ctx.supervisor.observers.push(observer);
-  // onFlush is a single slot: chain whoever set it before us.
-  const previousFlush = ctx.supervisor.onFlush;
-  ctx.supervisor.onFlush = (durationMs, rows) => {
-    previousFlush?.(durationMs, rows);
+  ctx.supervisor.flushObservers.push((durationMs, rows) => {
     if (stopped) return;
     ledgerRows += rows;
     histograms.batch.observe(durationMs / 1000);
     latency.flushed();
-  };
+  });
 
   ctx.server.routes.push((req: IncomingMessage, res: ServerResponse): boolean => {
     if (stopped || (req.url ?? '/').split('?')[0] !== '/metrics') return false;

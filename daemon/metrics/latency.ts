@@ -3,7 +3,7 @@
  * their event-loop turn is durable, so a reply leaves when that batch is flushed. A reserve is
  * stamped when the engine has decided it (an observer runs right after `engine.handle`) and
  * closed when its batch is released:
- *  - a batch that writes ledger rows is released after the write, which `onFlush` reports;
+ *  - a batch that writes ledger rows is released after the write, which `flushObservers` report;
  *  - a batch without rows (typical for grants and denials) is released in the supervisor's
  *    `setImmediate` of the same turn, next to which our own `setImmediate` runs.
  * Not measured: frame decoding and the engine's own handling (microseconds, before the stamp)
@@ -13,7 +13,7 @@ export class ReserveLatency {
   private readonly stamps: Float64Array;
   private count = 0;
   private closeScheduled = false;
-  /** Rows were produced since the last durable write: replies wait for `onFlush`. */
+  /** Rows were produced since the last durable write: replies wait for `flushObservers`. */
   private writePending = false;
   /** Reserves beyond the stamp buffer in one batch; they are answered but not timed. */
   unsampled = 0;

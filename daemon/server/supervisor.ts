@@ -37,7 +37,6 @@ export class Supervisor {
   private lastSnapshotMs = 0;
   private forceSnapshot = false;
   private writeFailures = 0;
-  onAlert: ((alert: import('../engine/events.js').Alert) => void) | undefined;
   private readonly subscribers = new Set<ConnId>();
   private feedAlertSeq = 0;
   private lastFeedMs = 0;
@@ -57,7 +56,7 @@ export class Supervisor {
   /** Observers of every event and its effects (metrics); they must not throw or block. */
   readonly observers: Array<(event: EngineEvent, effects: readonly Effect[]) => void> = [];
   /** Called after each durable batch with its duration and row count (metrics). */
-  onFlush: ((durationMs: number, rows: number) => void) | undefined;
+  readonly flushObservers: Array<(durationMs: number, rows: number) => void> = [];
 
   dispatch(event: EngineEvent): void {
     const effects = this.engine.handle(event, this.clock());
@@ -85,7 +84,6 @@ export class Supervisor {
           break;
         case 'alert':
           this.log(e.alert.level === 'critical' ? 'warn' : 'info', e.alert.message, { alert: e.alert.kind, scope: e.alert.scope, level: e.alert.level });
-          this.onAlert?.(e.alert);
           break;
         default:
           e satisfies never;
@@ -150,7 +148,8 @@ export class Supervisor {
       try {
         const started = performance.now();
         this.ledger.write(this.usage, this.actions, snapshots);
-        this.onFlush?.(performance.now() - started, this.usage.length + this.actions.length);
+        const ms = performance.now() - started;
+        for (const observe of this.flushObservers) observe(ms, this.usage.length + this.actions.length);
         this.writeFailures = 0;
         if (snapshots) {
           this.lastSnapshotMs = now;
