@@ -48,9 +48,3 @@ export function addInto(target: Deltas, d: Deltas, sign: 1 | -1 = 1): void {
     else target[k] = v;
   }
 }
-
-export function sumDeltas(list: readonly Deltas[]): Deltas {
-  const out: Deltas = {};
-  for (const d of list) addInto(out, d);
-  return out;
-}

@@ -378,10 +378,6 @@ export class Engine {
     return true;
   }
 
-  priceFor(model: string | undefined): { price: ModelPrice; warning?: string | undefined } {
-    return this.prices.resolve(model);
-  }
-
   reserve(conn: Connection, frame: Reserve, opts: { onceAt?: ScopeState; noPrompt?: boolean; confirmed?: boolean }): void {
     if (!this.admit(conn, frame.id)) return;
     const warnings: string[] = [];

@@ -134,12 +134,6 @@ export class Ledger {
     return { scopes, grants, kills, replay };
   }
 
-  /** Sum of usage cost per scope, straight from the rows (for verification and tests). */
-  usageCostByScope(scope: string): number {
-    const v = this.db.prepare('SELECT COALESCE(SUM(cost_nano), 0) FROM usage, json_each(usage.chain) WHERE json_each.value = ?').pluck().get(scope);
-    return Number(v);
-  }
-
   checkpoint(): void {
     this.db.pragma('wal_checkpoint(PASSIVE)');
   }
