@@ -25,6 +25,25 @@ export interface TopOptions {
  */
 export async function runTop(options: TopOptions): Promise<void> {
   process.env.NODE_ENV ??= 'production';
-  const { mountTop } = await import('./mount.js');
+  const { mountTop } = await importInteractive(() => import('./mount.js'), options.stdout ?? process.stdout);
   await mountTop(options);
+}
+
+const CI_VARIABLES = ['CI', 'CONTINUOUS_INTEGRATION'] as const;
+
+/**
+ * Ink decides once, when it is first loaded, whether it runs "in CI" (`CI` or
+ * `CONTINUOUS_INTEGRATION` set), and then draws nothing until the app exits. A dashboard on a
+ * real terminal is interactive wherever it runs (a shell inside a CI job, a terminal that
+ * inherited `CI=true`), so those variables are hidden while Ink loads and put back after.
+ */
+async function importInteractive<T>(load: () => Promise<T>, stdout: NodeJS.WriteStream): Promise<T> {
+  if (stdout.isTTY !== true) return load();
+  const saved = CI_VARIABLES.map((name) => [name, process.env[name]] as const);
+  for (const [name] of saved) delete process.env[name];
+  try {
+    return await load();
+  } finally {
+    for (const [name, value] of saved) if (value !== undefined) process.env[name] = value;
+  }
 }
