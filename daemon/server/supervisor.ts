@@ -43,7 +43,7 @@ export class Supervisor {
 
   constructor(
     readonly engine: Engine,
-    private readonly ledger: Ledger,
+    private readonly ledger: Pick<Ledger, 'write' | 'hasKey'>,
     private readonly transport: Transport,
     private readonly log: Logger,
     private readonly clock: () => number = Date.now,
@@ -61,7 +61,7 @@ export class Supervisor {
   dispatch(event: EngineEvent): void {
     const effects = this.engine.handle(event, this.clock());
     for (const observe of this.observers) observe(event, effects);
-    const immediate = this.actions.length === 0 && !effects.some((e) => e.type === 'usage' || e.type === 'action' || e.type === 'close');
+    const immediate = this.actions.length === 0 && !this.restsOnQueuedKey(event) && !effects.some((e) => e.type === 'usage' || e.type === 'action' || e.type === 'close');
     for (const e of effects) {
       switch (e.type) {
         case 'usage':
@@ -90,6 +90,17 @@ export class Supervisor {
       }
     }
     if (this.outgoing.length > 0 || this.usage.length > 0 || this.actions.length > 0) this.schedule();
+  }
+
+  /**
+   * A resent commit or spend whose key is known only because its first copy is queued in this
+   * batch: its `duplicate` ack promises that row is on disk, so it waits for the batch too.
+   */
+  private restsOnQueuedKey(event: EngineEvent): boolean {
+    if (event.type !== 'agent' || !event.key_known || this.pendingKeys.size === 0) return false;
+    const f = event.frame;
+    const key = f.type === 'commit' ? (f.key ?? f.reservation) : f.type === 'spend' ? f.key : undefined;
+    return key !== undefined && this.pendingKeys.has(key);
   }
 
   private schedule(): void {
