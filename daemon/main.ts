@@ -56,7 +56,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const tokens = ensureTokens(stateDir);
     const epoch = ledger.nextEpoch();
     const restored = ledger.restore();
-    const engine = new Engine({ config, config_path: configPath ?? null, epoch, restored });
+    const engine = new Engine({ config, config_path: configPath ?? null, epoch, restored, now: Date.now() });
     engine.config_loaded_ms = Date.now();
     const listen = options.listen ?? config.listen;
     const sep = listen.lastIndexOf(':');

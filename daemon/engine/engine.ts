@@ -36,6 +36,8 @@ export interface RestoredState {
   readonly replay?: readonly ReplayRow[];
   readonly grants: ReadonlyArray<{ readonly scope: ScopeId; readonly deltas: Deltas }>;
   readonly kills: ReadonlyArray<{ readonly scope: ScopeId; readonly reason: string; readonly at_ms: number }>;
+  /** Delegations still open at the last stop: the child's cap, funded again from its parent. */
+  readonly delegations?: ReadonlyArray<{ readonly child: ScopeId; readonly chain: readonly ScopeId[]; readonly cap: Deltas }>;
 }
 
 export interface EngineOptions {
@@ -44,6 +46,8 @@ export interface EngineOptions {
   /** Boot number: reservation and prompt ids carry it, so ids of earlier boots are recognised. */
   readonly epoch: number;
   readonly restored?: RestoredState;
+  /** Start time: restored delegation leases run from it. */
+  readonly now?: number;
 }
 
 const MAX_PROMPTS = 1_000;
@@ -90,6 +94,7 @@ export class Engine {
     this.prices = priceBookOf(opts.config);
     this.clock = new PeriodClock(opts.config.timezone);
     this.runaway = new Runaway(opts.config, (level, kind, scope, message) => this.alert(level, kind, scope, message));
+    this.now = opts.now ?? 0;
     this.scope(GLOBAL, null);
     if (opts.restored) this.restore(opts.restored);
   }
@@ -790,7 +795,11 @@ export class Engine {
       child.chain = [...conn.chain, child];
     }
     this.invalidateLimits();
-    this.emit({ type: 'action', row: { ts: this.now, kind: 'delegate', scope: child.id, actor: parent.id, data: { cost_nano: deltas[COST] ?? null, tokens: deltas[TOKENS] ?? null } } });
+    const cap = child.cap ?? {};
+    this.emit({
+      type: 'action',
+      row: { ts: this.now, kind: 'delegate', scope: child.id, actor: parent.id, data: { cost_nano: deltas[COST] ?? null, tokens: deltas[TOKENS] ?? null, cap_cost_nano: cap[COST] ?? null, cap_tokens: cap[TOKENS] ?? null, chain: conn.chain.map((s) => s.id) } },
+    });
     this.send(conn.id, {
       type: 'delegated',
       id: frame.id,
@@ -884,8 +893,48 @@ export class Engine {
     }
     for (const g of restored.grants) addInto(this.scope(g.scope, null).grants, g.deltas);
     for (const k of restored.kills) this.scope(k.scope, null).killed = { reason: k.reason, at_ms: k.at_ms };
+    for (const d of restored.delegations ?? []) this.restoreDelegation(d.child, d.chain, d.cap);
     this.invalidateLimits();
     for (const s of this.scopes.values()) s.alerted_level = levelOf(ratioOf(this, s), this.config.thresholds);
+  }
+
+  /**
+   * A restart voids reservations, but a delegation is budget that *moved*: the child keeps its
+   * cap, and what it has not spent stays held on its parent's chain, so neither can spend it
+   * twice. It ends as any delegation does: on the child's `bye`, or when its lease runs out
+   * without the child connected.
+   */
+  private restoreDelegation(childId: ScopeId, chainIds: readonly ScopeId[], cap: Deltas): void {
+    if (chainIds[0] !== GLOBAL || chainIds.length >= MAX_CHAIN || chainIds.includes(childId)) return;
+    const parentChain: ScopeState[] = [];
+    for (const id of chainIds) parentChain.push(this.scope(id, parentChain[parentChain.length - 1] ?? null));
+    const parent = parentChain[parentChain.length - 1] as ScopeState;
+    if (parent.id === GLOBAL) return;
+    const child = this.scope(childId, parent);
+    const remaining: Deltas = {};
+    for (const dim in cap) remaining[dim] = Math.max(0, (cap[dim] ?? 0) - (child.counters.life[dim] ?? 0));
+    const placements = placementsFor(parentChain, remaining);
+    for (const p of placements) addInto(p.scope.reserved, p.deltas);
+    const hold: Reservation = {
+      id: this.nextId('h'),
+      kind: 'hold',
+      owner: parent,
+      chain: parentChain,
+      placements,
+      cost_nano: remaining[COST] ?? 0,
+      model: undefined,
+      op: undefined,
+      max_output_tokens: 0,
+      conn: null,
+      expires_ms: this.now + this.config.reservations.lease,
+      child,
+      remaining,
+    };
+    this.reservations.set(hold.id, hold);
+    this.runaway.adopt(parent, child);
+    child.hold = hold;
+    child.cap = { ...cap };
+    child.chain = [...parentChain, child];
   }
 
   takeDirty(): ScopeState[] {

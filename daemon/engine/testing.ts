@@ -18,7 +18,7 @@ export class EngineDriver {
 
   constructor(config: unknown, opts: { now?: number; epoch?: number; restored?: RestoredState } = {}) {
     this.now = opts.now ?? Date.UTC(2026, 10, 24, 12, 0, 0);
-    this.engine = new Engine({ config: ConfigSchema.parse(config) as Config, epoch: opts.epoch ?? 1, ...(opts.restored ? { restored: opts.restored } : {}) });
+    this.engine = new Engine({ config: ConfigSchema.parse(config) as Config, epoch: opts.epoch ?? 1, now: this.now, ...(opts.restored ? { restored: opts.restored } : {}) });
   }
 
   private apply(effects: Effect[]): Effect[] {

@@ -99,10 +99,12 @@ export class Ledger {
     }
     const grants: Array<{ scope: ScopeId; deltas: Deltas }> = [];
     const killState = new Map<string, { reason: string; at_ms: number } | null>();
-    const rows = this.db.prepare("SELECT ts, kind, scope, data FROM actions WHERE kind IN ('grant', 'kill', 'resume') ORDER BY seq").all() as Array<{
+    const open = new Map<string, { chain: ScopeId[]; cap: Deltas }>();
+    const rows = this.db.prepare("SELECT ts, kind, scope, actor, data FROM actions WHERE kind IN ('grant', 'kill', 'resume', 'delegate', 'delegation_end') ORDER BY seq").all() as Array<{
       ts: number;
       kind: string;
       scope: string;
+      actor: string;
       data: string;
     }>;
     for (const a of rows) {
@@ -112,6 +114,17 @@ export class Ledger {
         if (typeof data.cost_nano === 'number' && data.cost_nano !== 0) deltas[COST] = data.cost_nano;
         if (typeof data.tokens === 'number' && data.tokens !== 0) deltas[TOKENS] = data.tokens;
         grants.push({ scope: a.scope as ScopeId, deltas });
+      } else if (a.kind === 'delegate') {
+        const cap: Deltas = {};
+        const cost = typeof data.cap_cost_nano === 'number' ? data.cap_cost_nano : data.cost_nano;
+        const tokens = typeof data.cap_tokens === 'number' ? data.cap_tokens : data.tokens;
+        if (typeof cost === 'number') cap[COST] = cost;
+        if (typeof tokens === 'number') cap[TOKENS] = tokens;
+        const chain = Array.isArray(data.chain) && data.chain.every((id) => typeof id === 'string') ? (data.chain as ScopeId[]) : null;
+        if (chain) open.set(a.scope, { chain, cap });
+        else open.delete(a.scope);
+      } else if (a.kind === 'delegation_end') {
+        open.delete(a.scope);
       } else if (a.kind === 'kill') {
         killState.set(a.scope, { reason: typeof data.reason === 'string' ? data.reason : 'killed', at_ms: a.ts });
       } else {
@@ -131,7 +144,8 @@ export class Ledger {
         cost_nano: number;
       }>
     ).map((r) => ({ ...r, chain: JSON.parse(r.chain) as ScopeId[] }));
-    return { scopes, grants, kills, replay };
+    const delegations = [...open].map(([child, d]) => ({ child: child as ScopeId, ...d }));
+    return { scopes, grants, kills, replay, delegations };
   }
 
   checkpoint(): void {
