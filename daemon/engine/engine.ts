@@ -848,6 +848,12 @@ export class Engine {
   }
 
   private applyConfig(config: Config, path: string | null): void {
+    const before = JSON.stringify({ limits: this.config.limits, scopes: this.config.scopes });
+    const after = JSON.stringify({ limits: config.limits, scopes: config.scopes });
+    if (before !== after) {
+      // Limits edited in the config file are audited like operator grants: who (the file), when, what.
+      this.emit({ type: 'action', row: { ts: this.now, kind: 'limits', scope: GLOBAL, actor: `config:${path ?? '(embedded defaults)'}`, data: { limits: config.limits, scopes: config.scopes } } });
+    }
     this.config = config;
     this.config_path = path;
     this.config_loaded_ms = this.now;

@@ -35,7 +35,7 @@ export interface UsageRow {
 
 export interface ActionRow {
   readonly ts: number;
-  readonly kind: 'kill' | 'resume' | 'grant' | 'prompt' | 'prompt_answer' | 'delegate' | 'delegation_end';
+  readonly kind: 'kill' | 'resume' | 'grant' | 'prompt' | 'prompt_answer' | 'delegate' | 'delegation_end' | 'limits';
   readonly scope: string;
   readonly actor: string;
   readonly data: Record<string, unknown>;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ConfigSchema } from '../config/schema.js';
 import { EngineDriver } from './testing.js';
 
 const hello = { agent: 'a1', session: 's1', task: 't1' };
@@ -155,5 +156,13 @@ describe('engine: alert hysteresis', () => {
       d.request(c, { type: 'commit', id: `c${i}`, reservation: g.reservation, input_tokens: 0, output_tokens: 0, cost_usd: 0.001 });
     }
     expect(d.engine.alerts.filter((a) => a.kind === 'threshold' && a.scope === 'task:t1')).toHaveLength(1);
+  });
+
+  it('a reload that changes limits is a ledger action naming the file; one that does not, is not', () => {
+    const d = new EngineDriver({ limits: { task: { cost_usd: 1, mode: 'hard' } } });
+    const reload = (config: unknown) => d.engine.handle({ type: 'config', config: ConfigSchema.parse(config), path: '/etc/sg.yaml' }, d.now);
+    const raised = reload({ limits: { task: { cost_usd: 2, mode: 'hard' } } }).filter((e) => e.type === 'action');
+    expect(raised).toMatchObject([{ type: 'action', row: { kind: 'limits', actor: 'config:/etc/sg.yaml', data: { limits: { task: { cost_usd: 2 } } } } }]);
+    expect(reload({ limits: { task: { cost_usd: 2, mode: 'hard' } } }).filter((e) => e.type === 'action')).toEqual([]);
   });
 });
