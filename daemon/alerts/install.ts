@@ -25,7 +25,7 @@ export function installWebhookAlerts(ctx: IntegrationContext, registry?: Registr
     stop() {
       const i = ctx.supervisor.observers.indexOf(observer);
       if (i >= 0) ctx.supervisor.observers.splice(i, 1);
-      sender.stop();
+      return sender.stop();
     },
   };
 }
@@ -34,7 +34,7 @@ function registerWebhookMetrics(registry: Registry, sender: WebhookSender): void
   const results: ReadonlyArray<keyof WebhookStats> = ['delivered', 'retried', 'failed', 'dropped'];
   new Counter({
     name: 'spendguard_webhook_alerts_total',
-    help: 'Webhook alert deliveries: delivered, retried (a failed attempt scheduled again), failed (given up), dropped (queue full)',
+    help: 'Webhook alert deliveries: delivered, retried (a failed attempt scheduled again), failed (refused with a 4xx), dropped (queue full)',
     labelNames: ['result'],
     registers: [registry],
     collect() {
