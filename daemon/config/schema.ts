@@ -37,6 +37,7 @@ export const LimitBlock = Dims.extend({
   per_week: Dims.optional(),
   per_month: Dims.optional(),
   max_share: Ratio.optional(),
+  min_share: Ratio.optional(),
   mode: Mode.optional(),
 });
 

@@ -150,9 +150,12 @@ export class Engine {
     let s = this.scopes.get(id);
     if (!s) {
       s = newScope(id, parent);
+      parent?.children.add(s);
       this.scopes.set(id, s);
     } else if (parent && s.parent !== parent && id !== GLOBAL) {
+      s.parent?.children.delete(s);
       s.parent = parent;
+      parent.children.add(s);
       this.invalidateLimits();
     }
     return s;
@@ -184,8 +187,8 @@ export class Engine {
     }
     if (base.maxShare !== undefined && scope.parent && !scope.cap) {
       for (const c of this.limitsOf(scope.parent).checks) {
-        if (c.window !== 'life' || c.source === 'max_share') continue;
-        checks.push({ window: 'life', dim: c.dim, limit: Math.floor(c.limit * base.maxShare), mode: 'hard', source: 'max_share' });
+        if (c.source === 'max_share') continue;
+        checks.push({ window: c.window, dim: c.dim, limit: Math.floor(c.limit * base.maxShare), mode: 'hard', source: 'max_share' });
       }
     }
     return { ...base, checks };
@@ -415,7 +418,7 @@ export class Engine {
     }
     const limitsOf = (s: ScopeState): readonly Check[] => this.limitsOf(s).checks;
     const periods = this.periods();
-    const ev = evaluate(conn.chain, ask, desired, { periods, limitsOf, skipApprovalAt: opts.onceAt });
+    const ev = evaluate(conn.chain, ask, desired, { periods, limitsOf, skipApprovalAt: opts.onceAt, withheld: this.siblingsShare(conn.chain, periods) });
 
     let output = Math.min(desired, ev.hard);
     let usedGrace = false;
@@ -481,6 +484,30 @@ export class Engine {
       warnings,
       ...(suggested ? { suggested_model: suggested } : {}),
     });
+  }
+
+  /**
+   * min_share: at the requesting agent's parent, each connected sibling with a `min_share` keeps
+   * that share of the parent's limit, less what it already used or holds, out of this request's
+   * reach. Undefined (no cost on the hot path) when no sibling asks for a share.
+   */
+  private siblingsShare(chain: readonly ScopeState[], periods: PeriodKeys): ((scope: ScopeState, check: Check) => number) | undefined {
+    const agent = chain[chain.length - 1];
+    const parent = chain[chain.length - 2];
+    if (!agent || !parent || parent.children.size < 2) return undefined;
+    const siblings: Array<{ scope: ScopeState; share: number }> = [];
+    for (const s of parent.children) {
+      if (s === agent || s.connections === 0 || s.cap) continue;
+      const share = this.limitsOf(s).minShare;
+      if (share) siblings.push({ scope: s, share });
+    }
+    if (siblings.length === 0) return undefined;
+    return (scope, check) => {
+      if (scope !== parent) return 0;
+      let kept = 0;
+      for (const { scope: s, share } of siblings) kept += Math.max(0, Math.floor(check.limit * share) - usedFor(s, check, periods));
+      return kept;
+    };
   }
 
   private tryGrace(chain: readonly ScopeState[], ask: Ask, desired: number, onceAt: ScopeState | undefined): number | undefined {

@@ -112,6 +112,8 @@ export interface EvaluateOptions {
   readonly skipApprovalAt?: ScopeState | undefined;
   /** Extra allowance per scope (critical grace), added to hard and approval limits. */
   readonly grace?: ((scope: ScopeState, check: Check) => number) | undefined;
+  /** Budget of a scope kept back from this request (siblings' min_share). */
+  readonly withheld?: ((scope: ScopeState, check: Check) => number) | undefined;
   readonly limitsOf: (scope: ScopeState) => readonly Check[];
 }
 
@@ -133,7 +135,7 @@ export function evaluate(chain: readonly ScopeState[], ask: Ask, desired: number
       let start = starts.get(check.dim);
       if (start === undefined) starts.set(check.dim, (start = segmentStart(chain, check.dim)));
       if (i < start) continue;
-      const extra = opts.grace ? opts.grace(scope, check) : 0;
+      const extra = (opts.grace ? opts.grace(scope, check) : 0) - (opts.withheld ? opts.withheld(scope, check) : 0);
       const remaining = check.limit + extra - usedFor(scope, check, opts.periods);
       const o = maxOutputUnder(ask, check.dim, remaining, modelCost, modelTokens);
       if (check.mode === 'hard' || check.source !== 'config') {

@@ -20,6 +20,7 @@ export interface ScopeLimits {
   readonly mode: Mode;
   readonly checks: readonly Check[];
   readonly maxShare?: number | undefined;
+  readonly minShare?: number | undefined;
   readonly wallTimeMs?: number | undefined;
   readonly callsPerMin?: number | undefined;
 }
@@ -58,7 +59,7 @@ export function compileBlock(block: LimitBlock | undefined): ScopeLimits {
     const dims = block[key];
     if (dims && typeof dims === 'object') dimsToChecks(window, dims as Dims, mode, checks);
   }
-  return { mode, checks, maxShare: block.max_share, wallTimeMs: block.wall_time, callsPerMin: block.calls_per_min };
+  return { mode, checks, maxShare: block.max_share, minShare: block.min_share, wallTimeMs: block.wall_time, callsPerMin: block.calls_per_min };
 }
 
 /** The kind's defaults with the named scope's override laid over them, key by key. */

@@ -69,6 +69,27 @@ describe('engine: limit rules', () => {
     expect(d.request(b, { type: 'reserve', id: 'r3', cost_usd: 0.5 }).type).toBe('grant');
   });
 
+  it("min_share keeps each connected sibling's share out of a greedy agent's reach; a gone sibling keeps none", () => {
+    const d = new EngineDriver({ limits: { task: { cost_usd: 1, mode: 'hard' }, agent: { max_share: 0.9, min_share: 0.2 } } });
+    const greedy = d.connect(hello);
+    const quiet = d.connect({ ...hello, agent: 'a2' });
+    expect(d.request(greedy, { type: 'reserve', id: 'r1', cost_usd: 0.81 })).toMatchObject({ type: 'deny', code: 'BUDGET_EXCEEDED', scope: 'task:t1' });
+    expect(d.request(greedy, { type: 'reserve', id: 'r2', cost_usd: 0.8 }).type).toBe('grant');
+    expect(d.request(quiet, { type: 'reserve', id: 'r3', cost_usd: 0.2 }).type).toBe('grant');
+    d.disconnect(quiet);
+    const late = d.connect({ ...hello, agent: 'a3' });
+    d.disconnect(late);
+    // a2 still holds its $0.20 reservation until its lease ends; a3 is gone and keeps nothing.
+    expect(d.request(greedy, { type: 'reserve', id: 'r4', cost_usd: 0.01 })).toMatchObject({ type: 'deny', scope: 'task:t1' });
+  });
+
+  it("max_share applies to the parent's calendar windows too", () => {
+    const d = new EngineDriver({ limits: { user: { per_day: { cost_usd: 1 }, mode: 'hard' }, session: { max_share: 0.25 } } });
+    const c = d.connect(hello);
+    expect(d.request(c, { type: 'reserve', id: 'w1', cost_usd: 0.26 })).toMatchObject({ type: 'deny', code: 'BUDGET_EXCEEDED', scope: 'session:s1' });
+    expect(d.request(c, { type: 'reserve', id: 'w2', cost_usd: 0.25 }).type).toBe('grant');
+  });
+
   it('calls, per-model tokens and ops limits are enforced', () => {
     const d = new EngineDriver({ limits: { task: { calls: 2, models: { big: { tokens: 1000 } }, ops: { bash: 1 }, mode: 'hard' } } });
     const c = d.connect(hello);
