@@ -274,12 +274,17 @@ export class Engine {
       this.error(connId, undefined, 'INVALID', 'parent: an agent cannot be its own ancestor');
       return;
     }
+    // A sub-agent that says who its parent is counts toward the parent's fan-out whether or
+    // not budget was delegated to it; past the limits it may connect, but never spend.
+    const parentAgent = frame.parent !== undefined ? chain[chain.length - 1] : undefined;
+    const fanout = parentAgent ? this.runaway.fanout(chain, parentAgent, agent) : undefined;
     chain.push(agent);
     agent.chain = chain;
     agent.connections += 1;
     for (const s of chain) this.changed.add(s);
     if (agent.live_conn === null) agent.live_conn = connId;
-    this.conns.set(connId, { id: connId, hello: frame, agent, chain });
+    this.conns.set(connId, { id: connId, hello: frame, agent, chain, ...(fanout ? { fanout: { scope: fanout.scope, message: fanout.message } } : {}) });
+    if (parentAgent && !fanout) this.runaway.adopt(parentAgent, agent);
     const budgets: Record<string, ReturnType<typeof budgetView>> = {};
     for (const s of chain) budgets[s.id] = budgetView(this, s);
     this.send(connId, { type: 'welcome', v: 1, scopes: chain.map((s) => s.id), budgets });
@@ -300,6 +305,9 @@ export class Engine {
       for (const s of conn.chain) this.changed.add(s);
       conn.agent.connections -= 1;
       if (conn.agent.live_conn === connId) conn.agent.live_conn = null;
+      // A sub-agent without a delegation stops counting toward its parent's fan-out when it leaves.
+      const parent = conn.chain[conn.chain.length - 2];
+      if (conn.hello?.parent !== undefined && parent && conn.agent.connections === 0 && !conn.agent.hold) this.runaway.release(parent, conn.agent);
     }
     // Reservations outlive a dropped connection until their lease ends, so a reconnecting
     // agent can still commit them.
@@ -368,6 +376,10 @@ export class Engine {
     const killed = this.killedIn(conn.chain);
     if (killed) {
       this.deny(conn.id, id, 'KILLED', killed.id, `${killed.id} was killed: ${killed.killed?.reason ?? ''}`.trim());
+      return false;
+    }
+    if (conn.fanout) {
+      this.deny(conn.id, id, 'FANOUT_LIMIT', conn.fanout.scope.id, `${conn.fanout.message}; this sub-agent joined past the limit and may not spend`);
       return false;
     }
     if (this.aliased(conn)) {

@@ -62,8 +62,9 @@ describe('runaway simulations', () => {
       }
     }
     spent = d.ledgerCostNano('task:research');
-    // Each child is capped by its $2 delegation: 10 children can never spend more than $20.
-    expect(spent).toBeLessThanOrEqual(20e9);
+    // Each child is capped by its $2 delegation: two $0.90 calls fit, a third does not.
+    const perCall = Math.ceil((2000 * 150e9 + 1000 * 600e9) / 1e6);
+    expect(spent).toBe(10 * 2 * perCall);
     // Depth: lead → sub0 → g1 → g2 is depth 3; g2 may not delegate further.
     const sub0 = d.connect({ agent: 'sub0', session: 's', task: 'research', parent: 'lead' });
     void sub0;
@@ -76,6 +77,27 @@ describe('runaway simulations', () => {
     const deep3 = d.connect({ agent: 'deep3', session: 's2', task: 'deep', parent: 'deep2' });
     expect(d.request(deep3, { type: 'delegate', id: 'e', child: 'deep4', limits: { cost_usd: 0.05 } })).toMatchObject({ type: 'deny', code: 'FANOUT_LIMIT' });
     report('fan-out 12x10 on o1-pro', { children_allowed: 10, refused: 2, spent: usd(spent), expected_without_limits: usd(12 * 10 * Math.ceil((2000 * 150e9 + 1000 * 600e9) / 1e6)) });
+  });
+
+  it('sub-agents that only say hello with a parent count toward its fan-out: past the width or depth they may not spend', () => {
+    const d = new EngineDriver({ limits: { task: { cost_usd: 100, mode: 'hard' } }, detectors: { fanout: { children: 3, depth: 2 } } });
+    d.connect({ agent: 'boss', session: 's', task: 't' });
+    const kids = [0, 1, 2, 3, 4].map((i) => d.connect({ agent: `kid${i}`, session: 's', task: 't', parent: 'boss' }));
+    const outcomes = kids.map((k, i) => {
+      const r = d.request(k, { type: 'reserve', id: `r${i}`, cost_usd: 0.01 });
+      return r.type === 'deny' ? `${r.code}@${r.scope}` : r.type;
+    });
+    expect(outcomes).toEqual(['grant', 'grant', 'grant', 'FANOUT_LIMIT@agent:boss', 'FANOUT_LIMIT@agent:boss']);
+    expect(d.engine.alerts.filter((a) => a.kind === 'fanout' && a.scope === 'agent:boss')).toHaveLength(1);
+    // One leaves: a new sub-agent fits again.
+    d.disconnect(kids[0] as number);
+    const late = d.connect({ agent: 'kid5', session: 's', task: 't', parent: 'boss' });
+    expect(d.request(late, { type: 'reserve', id: 'late', cost_usd: 0.01 }).type).toBe('grant');
+    // Depth: boss → kid1 → grandkid is 2 levels; a great-grandchild is one too many.
+    const grand = d.connect({ agent: 'grandkid', session: 's', task: 't', parent: 'kid1' });
+    expect(d.request(grand, { type: 'reserve', id: 'g', cost_usd: 0.01 }).type).toBe('grant');
+    const great = d.connect({ agent: 'greatkid', session: 's', task: 't', parent: 'grandkid' });
+    expect(d.request(great, { type: 'reserve', id: 'gg', cost_usd: 0.01 })).toMatchObject({ type: 'deny', code: 'FANOUT_LIMIT', scope: 'agent:grandkid' });
   });
 
   it('drift: a task whose burn rate climbs trips the burn-rate breaker at $5 per 10 min', () => {

@@ -67,6 +67,8 @@ export interface Connection {
   hello: Hello | null;
   agent: ScopeState | null;
   chain: readonly ScopeState[];
+  /** A sub-agent that joined with `hello {parent}` past the fan-out limits: every request is refused. */
+  fanout?: { readonly scope: ScopeState; readonly message: string };
 }
 
 export interface Prompt {
