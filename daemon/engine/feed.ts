@@ -40,8 +40,12 @@ export function feedFrame(engine: Engine, full: boolean, sinceAlertSeq: number):
   for (const p of engine.prompts.values()) waiting.add(p.agent);
   const list = new Set<ScopeState>(full ? engine.scopes.values() : engine.changed);
   engine.changed.clear();
-  // An agent's state depends on prompts, which change without touching counters.
+  // An agent's state depends on prompts, and a breaker's on time alone: neither touches counters.
   for (const a of waiting) list.add(a);
+  for (const s of engine.runaway.tripped) {
+    list.add(s);
+    if (engine.runaway.breakerState(s, engine.now) === 'closed') engine.runaway.tripped.delete(s);
+  }
   const under = new Map<ScopeState, number>();
   let agents = 0;
   for (const c of engine.conns.values()) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
+import { feedFrame } from './feed.js';
 import { EngineDriver } from './testing.js';
 
 /**
@@ -178,6 +179,21 @@ describe('runaway simulations', () => {
     expect(d.engine.runaway.breakerState(agent, d.now)).toBe('half-open');
     for (let i = 0; i < 3; i++) expect(d.request(c, { type: 'reserve', id: `t${i}`, cost_usd: 0.001 }).type).toBe('grant');
     expect(d.engine.runaway.breakerState(agent, d.now)).toBe('closed');
+  });
+
+  it('the live feed follows a breaker through open, half-open (time alone) and closed, then stops re-sending it', () => {
+    const d = new EngineDriver({ limits: { task: { cost_usd: 1 } }, breakers: { denials: { threshold: 2, reset: '1m', half_open: 1 } } });
+    const c = d.connect({ agent: 'br', session: 's', task: 'b' });
+    const breakerInFeed = (): string | undefined => feedFrame(d.engine, false, 0).scopes['agent:br']?.breaker;
+    breakerInFeed();
+    for (let i = 0; i < 2; i++) d.request(c, { type: 'reserve', id: `r${i}`, cost_usd: 2 });
+    expect(breakerInFeed()).toBe('open');
+    expect(breakerInFeed()).toBe('open'); // nothing happened, but it is still shown
+    d.advance(60_000);
+    expect(breakerInFeed()).toBe('half-open');
+    expect(d.request(c, { type: 'reserve', id: 'trial', cost_usd: 0.01 }).type).toBe('grant');
+    expect(breakerInFeed()).toBe('closed');
+    expect(breakerInFeed()).toBeUndefined();
   });
 
   it('tool permissions: deny, confirm through the operator, max cost per call, unregistered tools under default deny', () => {

@@ -49,6 +49,11 @@ export class Runaway {
   private readonly calls = new Map<ScopeState, number[]>();
   readonly inflight = new Map<ScopeState, number>();
   readonly children = new Map<ScopeState, Set<ScopeState>>();
+  /**
+   * Scopes whose breaker tripped and has not been seen closed again: their state changes with
+   * time alone (open → half-open → closed), so the live feed re-sends them until it is closed.
+   */
+  readonly tripped = new Set<ScopeState>();
   /** Parents already alerted for fan-out, so a parent hammering delegate alerts once. */
   private readonly fanoutAlerted = new Set<ScopeState>();
 
@@ -118,6 +123,7 @@ export class Runaway {
   private trip(scope: ScopeState, b: DenialBreaker, now: number, why: string): void {
     const reset = this.config.breakers.denials.reset;
     b.state = 'open';
+    this.tripped.add(scope);
     b.open_until = now + reset;
     b.consecutive = 0;
     b.successes = 0;
@@ -291,6 +297,7 @@ export class Runaway {
       const sum = s.burn.sum(now, cfg.window);
       if (sum > threshold) {
         this.burnOpen.set(s, now + cfg.cooldown);
+        this.tripped.add(s);
         this.alert('critical', 'breaker', s.id, `burn-rate breaker opened: ${s.id} spent $${(sum / 1e9).toFixed(2)} within ${Math.round(cfg.window / 60_000)} min (limit $${cfg.cost_usd} per ${Math.round(cfg.window / 60_000)} min); refusing CIRCUIT_OPEN for ${Math.round(cfg.cooldown / 60_000)} min.`);
       }
     }
