@@ -7,7 +7,7 @@ import type { Alert } from '../engine/events.js';
  * operator did those), `prompt` (answered in the TUI within its timeout; a chat ping cannot
  * answer it) and `pricing`.
  */
-const SENT: ReadonlySet<Alert['kind']> = new Set<Alert['kind']>(['threshold', 'kill', 'breaker', 'overshoot', 'config', 'loop', 'fanout', 'amplification']);
+const SENT: ReadonlySet<Alert['kind']> = new Set<Alert['kind']>(['threshold', 'kill', 'breaker', 'overshoot', 'config', 'loop', 'fanout', 'amplification', 'rate', 'tool', 'wall_time']);
 
 export function shouldSend(alert: Alert): boolean {
   return alert.level !== 'info' && SENT.has(alert.kind);

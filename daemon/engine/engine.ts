@@ -391,7 +391,9 @@ export class Engine {
       const wall = this.limitsOf(s).wallTimeMs;
       const first = s.counters.first_event_ms;
       if (wall !== undefined && first !== null && this.now - first > wall) {
-        this.deny(conn.id, id, 'BUDGET_EXCEEDED', s.id, `${s.id} ran past its wall_time of ${Math.round(wall / 1000)}s`);
+        const message = `${s.id} ran past its wall_time of ${Math.round(wall / 1000)}s`;
+        this.runaway.notify(s, 'wall_time', 'warning', 'wall_time', `wall time: ${message} (since its first event); refusing BUDGET_EXCEEDED. Start a new task, or raise wall_time if the work is legitimate.`);
+        this.deny(conn.id, id, 'BUDGET_EXCEEDED', s.id, message);
         return false;
       }
     }

@@ -47,7 +47,7 @@ export interface Alert {
   readonly seq: number;
   readonly at_ms: number;
   readonly level: AlertLevel;
-  readonly kind: 'threshold' | 'kill' | 'resume' | 'overshoot' | 'prompt' | 'grant' | 'config' | 'pricing' | 'breaker' | 'loop' | 'amplification' | 'fanout';
+  readonly kind: 'threshold' | 'kill' | 'resume' | 'overshoot' | 'prompt' | 'grant' | 'config' | 'pricing' | 'breaker' | 'loop' | 'amplification' | 'fanout' | 'rate' | 'tool' | 'wall_time';
   readonly scope: string;
   readonly message: string;
 }

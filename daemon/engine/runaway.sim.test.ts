@@ -122,7 +122,7 @@ describe('runaway simulations', () => {
     expect(deny).toMatchObject({ code: 'CIRCUIT_OPEN', scope: 'task:drift' });
     expect(deny && 'retry_after_ms' in deny ? deny.retry_after_ms : 0).toBeGreaterThan(19 * 60_000);
     const alert = d.engine.alerts.find((a) => a.kind === 'breaker' && a.scope === 'task:drift');
-    expect(alert?.message).toMatch(/within 10 min/);
+    expect(alert?.message).toMatch(/within 10m \(limit \$5 per 10m\).*kill it/);
     const spent = d.ledgerCostNano('task:drift');
     report('drift', { stopped_after_s: stoppedAtMs / 1000, spent: usd(spent) });
     // The breaker trips on the first spend past $5 in a 10 min window, so at most one call over.
@@ -179,6 +179,42 @@ describe('runaway simulations', () => {
     expect(d.engine.runaway.breakerState(agent, d.now)).toBe('half-open');
     for (let i = 0; i < 3; i++) expect(d.request(c, { type: 'reserve', id: `t${i}`, cost_usd: 0.001 }).type).toBe('grant');
     expect(d.engine.runaway.breakerState(agent, d.now)).toBe('closed');
+  });
+
+  it('every trip alerts once per crossing, with the scope, the figures and what to do next', () => {
+    const d = new EngineDriver({
+      limits: { task: { cost_usd: 10, calls_per_min: 2, wall_time: '1h' } },
+      tools: { default: 'auto', rm_rf: 'deny' },
+    });
+    const c = d.connect({ agent: 'al', session: 's', task: 't' });
+    const kinds = (kind: string) => d.engine.alerts.filter((a) => a.kind === kind);
+    expect(d.request(c, { type: 'spend', id: 'first', key: 'first', cost_usd: 0.01 }).type).toBe('ack'); // starts the wall clock
+    for (let i = 0; i < 4; i++) d.request(c, { type: 'reserve', id: `rm${i}`, tool: 'rm_rf', cost_usd: 0.01 });
+    expect(kinds('tool')).toHaveLength(1);
+    expect(kinds('tool')[0]).toMatchObject({ scope: 'agent:al', message: expect.stringMatching(/rm_rf is denied by policy.*tools/) });
+    for (let i = 0; i < 5; i++) d.request(c, { type: 'reserve', id: `f${i}`, cost_usd: 0.01 });
+    expect(kinds('rate')).toHaveLength(1);
+    expect(kinds('rate')[0]).toMatchObject({ scope: 'task:t', message: expect.stringMatching(/2 calls in the last minute; calls_per_min is 2.*raise calls_per_min/) });
+    // The rate falls, a call passes: the next flood is a new crossing and alerts again.
+    d.advance(61_000);
+    expect(d.request(c, { type: 'reserve', id: 'ok', cost_usd: 0.01 }).type).toBe('grant');
+    for (let i = 0; i < 3; i++) d.request(c, { type: 'reserve', id: `g${i}`, cost_usd: 0.01 });
+    expect(kinds('rate')).toHaveLength(2);
+    d.advance(3_600_000);
+    for (let i = 0; i < 3; i++) d.request(c, { type: 'reserve', id: `w${i}`, cost_usd: 0.01 });
+    expect(kinds('wall_time')).toHaveLength(1);
+    expect(kinds('wall_time')[0]).toMatchObject({ scope: 'task:t', message: expect.stringMatching(/wall_time of 3600s.*new task/) });
+  });
+
+  it("the user's denial breaker counts denials across its agents and then refuses a fresh agent of that user", () => {
+    const d = new EngineDriver({ limits: { task: { cost_usd: 0.1 } }, breakers: { denials: { threshold: 5, user_threshold: 4, reset: '1m' } } });
+    const a = d.connect({ agent: 'ua', session: 's', task: 't1', user: 'bob' });
+    const b = d.connect({ agent: 'ub', session: 's', task: 't2', user: 'bob' });
+    for (let i = 0; i < 4; i++) expect(d.request(i % 2 ? a : b, { type: 'reserve', id: `u${i}`, cost_usd: 1 })).toMatchObject({ code: 'BUDGET_EXCEEDED' });
+    const fresh = d.connect({ agent: 'uc', session: 's', task: 't3', user: 'bob' });
+    expect(d.request(fresh, { type: 'reserve', id: 'f', cost_usd: 0.01 })).toMatchObject({ type: 'deny', code: 'CIRCUIT_OPEN', scope: 'user:bob', retry_after_ms: 60_000 });
+    const other = d.connect({ agent: 'oc', session: 's2', task: 't4', user: 'carol' });
+    expect(d.request(other, { type: 'reserve', id: 'o', cost_usd: 0.01 }).type).toBe('grant');
   });
 
   it('the live feed follows a breaker through open, half-open (time alone) and closed, then stops re-sending it', () => {

@@ -1,5 +1,6 @@
 import type { Breaker } from '../../shared/protocol/operator.js';
 import type { DenyCode, Reserve } from '../../shared/protocol/agent.js';
+import ms from 'ms';
 import type { Config } from '../config/schema.js';
 import { scopeKind } from './scope.js';
 import type { ScopeState } from './state.js';
@@ -38,7 +39,11 @@ const COUNTED: ReadonlySet<DenyCode> = new Set(['BUDGET_EXCEEDED', 'RATE_LIMITED
 
 const MAX_TRACKED_CALLS = 10_000;
 
-export type AlertSink = (level: 'warning' | 'critical', kind: 'breaker' | 'loop' | 'amplification' | 'fanout', scope: string, message: string) => void;
+export type AlertKind = 'breaker' | 'loop' | 'amplification' | 'fanout' | 'rate' | 'tool' | 'wall_time';
+export type AlertSink = (level: 'warning' | 'critical', kind: AlertKind, scope: string, message: string) => void;
+
+/** `90s`, `10m`, `1h`: durations in alerts as the config writes them. */
+const span = (msValue: number): string => ms(msValue);
 
 export class Runaway {
   private readonly breakers = new Map<ScopeState, DenialBreaker>();
@@ -54,8 +59,11 @@ export class Runaway {
    * time alone (open → half-open → closed), so the live feed re-sends them until it is closed.
    */
   readonly tripped = new Set<ScopeState>();
-  /** Parents already alerted for fan-out, so a parent hammering delegate alerts once. */
-  private readonly fanoutAlerted = new Set<ScopeState>();
+  /**
+   * Rules each scope is currently tripping, alerted once: a scope hammering a limit alerts once
+   * per crossing, and re-arms when a request of its passes again.
+   */
+  private readonly crossing = new Map<ScopeState, Set<string>>();
 
   constructor(
     private config: Config,
@@ -127,10 +135,27 @@ export class Runaway {
     b.open_until = now + reset;
     b.consecutive = 0;
     b.successes = 0;
-    this.alert('critical', 'breaker', scope.id, `circuit breaker opened: ${why}; requests are refused CIRCUIT_OPEN for ${Math.round(reset / 1000)}s, then ${this.config.breakers.denials.half_open} trial requests decide. Check the agent's logic or raise its budget.`);
+    this.alert('critical', 'breaker', scope.id, `circuit breaker opened: ${why}; requests are refused CIRCUIT_OPEN for ${span(reset)}, then ${this.config.breakers.denials.half_open} trial requests decide. Check the agent's logic or raise its budget.`);
+  }
+
+  /** Alerts `rule` on `scope` unless it is already alerted and has not passed since. */
+  notify(scope: ScopeState, rule: string, level: 'warning' | 'critical', kind: AlertKind, message: string): void {
+    let rules = this.crossing.get(scope);
+    if (!rules) this.crossing.set(scope, (rules = new Set()));
+    if (rules.has(rule)) return;
+    rules.add(rule);
+    this.alert(level, kind, scope.id, message);
+  }
+
+  private rearm(scope: ScopeState, rule: string): void {
+    const rules = this.crossing.get(scope);
+    if (!rules?.delete(rule)) return;
+    if (rules.size === 0) this.crossing.delete(scope);
   }
 
   recordGrant(chain: readonly ScopeState[], now: number): void {
+    // A granted request passed every rule of its chain: each may alert again on its next crossing.
+    for (const s of chain) this.crossing.delete(s);
     for (const s of this.breakerScopes(chain)) {
       const b = this.breakers.get(s);
       if (!b) continue;
@@ -163,14 +188,19 @@ export class Runaway {
       if (state === 'open' && b) return { code: 'CIRCUIT_OPEN', scope: s, message: `circuit breaker of ${s.id} is open after repeated denials`, retry_after_ms: Math.max(1, b.open_until - now) };
     }
     const tool = this.toolRule(agent, frame.tool, costUsd);
-    if (tool) return tool;
+    if (tool) {
+      if (!tool.confirm) this.notify(agent, `tool:${frame.tool ?? ''}`, 'warning', 'tool', `tool refused: ${tool.message}. Change the agent's tools or the \`tools\` policy if it should be allowed.`);
+      return tool;
+    }
     for (const s of chain) {
       const perMin = limitsOf(s).callsPerMin;
       if (perMin === undefined) continue;
       const list = this.recentCalls(s, now);
       if (list.length >= perMin) {
         const oldest = list[list.length - perMin] ?? now;
-        return { code: 'RATE_LIMITED', scope: s, message: `${s.id} made ${list.length} calls in the last minute; calls_per_min is ${perMin}`, retry_after_ms: Math.max(1, oldest + 60_000 - now) };
+        const message = `${s.id} made ${list.length} calls in the last minute; calls_per_min is ${perMin}`;
+        this.notify(s, 'calls_per_min', 'warning', 'rate', `rate limit: ${message}; refusing RATE_LIMITED until the rate falls. A flood of calls is often a retry loop: look at the agent, or raise calls_per_min.`);
+        return { code: 'RATE_LIMITED', scope: s, message, retry_after_ms: Math.max(1, oldest + 60_000 - now) };
       }
     }
     const conc = this.config.detectors.concurrency;
@@ -178,7 +208,9 @@ export class Runaway {
       const kind = scopeKind(s.id);
       const max = kind === 'task' ? conc.task : s === agent ? conc.agent : undefined;
       if (max !== undefined && (this.inflight.get(s) ?? 0) >= max) {
-        return { code: 'RATE_LIMITED', scope: s, message: `${s.id} already has ${this.inflight.get(s)} reservations in flight (concurrency limit ${max})`, retry_after_ms: 1_000 };
+        const message = `${s.id} already has ${this.inflight.get(s)} reservations in flight (concurrency limit ${max})`;
+        this.notify(s, 'concurrency', 'warning', 'rate', `concurrency limit: ${message}; refusing RATE_LIMITED until some settle. Check for calls that never commit, or raise detectors.concurrency.`);
+        return { code: 'RATE_LIMITED', scope: s, message, retry_after_ms: 1_000 };
       }
     }
     const loop = this.loopRule(agent, frame, now);
@@ -235,7 +267,7 @@ export class Runaway {
     const what = frame.tool !== undefined ? `tool ${frame.tool} with the same arguments` : `model ${frame.model} with the same ${frame.input_tokens}-token input`;
     if (!st.alerted) {
       st.alerted = true;
-      this.alert('critical', 'loop', agent.id, `loop detected: ${agent.id} asked for ${what} ${st.count} times in a row within ${Math.round(cfg.window / 1000)}s; refusing LOOP_DETECTED until it changes. Kill it (x) or fix its retry logic.`);
+      this.alert('critical', 'loop', agent.id, `loop detected: ${agent.id} asked for ${what} ${st.count} times in a row within ${span(cfg.window)}; refusing LOOP_DETECTED until it changes. Kill it (x) or fix its retry logic.`);
     }
     return { code: 'LOOP_DETECTED', scope: agent, message: `${agent.id} repeated ${what} ${st.count} times in a row (detectors.loop.repeats ${cfg.repeats})` };
   }
@@ -298,7 +330,12 @@ export class Runaway {
       if (sum > threshold) {
         this.burnOpen.set(s, now + cfg.cooldown);
         this.tripped.add(s);
-        this.alert('critical', 'breaker', s.id, `burn-rate breaker opened: ${s.id} spent $${(sum / 1e9).toFixed(2)} within ${Math.round(cfg.window / 60_000)} min (limit $${cfg.cost_usd} per ${Math.round(cfg.window / 60_000)} min); refusing CIRCUIT_OPEN for ${Math.round(cfg.cooldown / 60_000)} min.`);
+        this.alert(
+          'critical',
+          'breaker',
+          s.id,
+          `burn-rate breaker opened: ${s.id} spent $${(sum / 1e9).toFixed(2)} within ${span(cfg.window)} (limit $${cfg.cost_usd} per ${span(cfg.window)}); refusing CIRCUIT_OPEN for ${span(cfg.cooldown)}. Look at what it is doing now: kill it (x) if it drifted, or raise breakers.burn_rate.`,
+        );
       }
     }
   }
@@ -308,24 +345,19 @@ export class Runaway {
     const cfg = this.config.detectors.fanout;
     const kids = this.children.get(parent);
     if (cfg.children > 0 && !kids?.has(child) && (kids?.size ?? 0) >= cfg.children) {
-      this.alertFanout(parent, `fan-out limit: ${parent.id} tried to delegate to more than ${cfg.children} children; refused FANOUT_LIMIT. Check why it spawns so many sub-agents, or raise detectors.fanout.children.`);
+      this.notify(parent, 'fanout', 'critical', 'fanout', `fan-out limit: ${parent.id} tried to delegate to more than ${cfg.children} children; refused FANOUT_LIMIT. Check why it spawns so many sub-agents, or raise detectors.fanout.children.`);
       return { code: 'FANOUT_LIMIT', scope: parent, message: `${parent.id} already has ${kids?.size ?? 0} children (detectors.fanout.children ${cfg.children})` };
     }
     const depth = chain.filter((s) => scopeKind(s.id) === 'agent').length;
     if (cfg.depth > 0 && depth > cfg.depth) {
-      this.alertFanout(parent, `fan-out limit: delegation from ${parent.id} would nest ${depth} levels deep (max depth ${cfg.depth}); refused FANOUT_LIMIT. Sub-agents spawning sub-agents is the classic runaway.`);
+      this.notify(parent, 'fanout', 'critical', 'fanout', `fan-out limit: delegation from ${parent.id} would nest ${depth} levels deep (max depth ${cfg.depth}); refused FANOUT_LIMIT. Sub-agents spawning sub-agents is the classic runaway.`);
       return { code: 'FANOUT_LIMIT', scope: parent, message: `delegation would nest ${depth} levels below the task (detectors.fanout.depth ${cfg.depth})` };
     }
     return undefined;
   }
 
-  private alertFanout(parent: ScopeState, message: string): void {
-    if (this.fanoutAlerted.has(parent)) return;
-    this.fanoutAlerted.add(parent);
-    this.alert('critical', 'fanout', parent.id, message);
-  }
-
   adopt(parent: ScopeState, child: ScopeState): void {
+    this.rearm(parent, 'fanout');
     let kids = this.children.get(parent);
     if (!kids) this.children.set(parent, (kids = new Set()));
     kids.add(child);
