@@ -101,8 +101,16 @@ class World {
           o.op === 'reserveCost'
             ? ({ type: 'reserve', id, cost_usd: o.usd } as const)
             : ({ type: 'reserve', id, model: 'm', input_tokens: o.input, max_output_tokens: o.output } as const);
+        const headroom = o.op === 'reserveCost' ? this.costHeadroom(conn) : undefined;
         d.send(conn, frame);
         const r = this.reply(conn, id);
+        if (headroom !== undefined) {
+          // Exact reference for a fixed-cost request: granted iff it fits every hard cost limit
+          // of its chain (spends included), refused BUDGET_EXCEEDED iff it does not.
+          const ask = Math.round(o.usd * 1e9);
+          if (r?.type === 'grant') expect(ask, `granted ${ask} with headroom ${headroom}`).toBeLessThanOrEqual(headroom);
+          if (r?.type === 'deny' && r.code === 'BUDGET_EXCEEDED') expect(ask, `refused ${ask} with headroom ${headroom}: a false refusal`).toBeGreaterThan(headroom);
+        }
         if (r?.type === 'grant') {
           this.grants[o.who]?.push({
             reservation: r.reservation,
@@ -195,6 +203,28 @@ class World {
       default:
         o satisfies never;
     }
+  }
+
+  /**
+   * The smallest cost headroom (limit − everything spent, spends included − reserved) over the
+   * hard cost limits a request of `conn` is checked against: scopes from the nearest delegated
+   * child down (the hold on its parent already pays for it above).
+   */
+  private costHeadroom(conn: number): number {
+    const e = this.d.engine;
+    const chain = e.conns.get(conn)?.chain ?? [];
+    let from = 0;
+    chain.forEach((s, i) => {
+      if (s.cap?.[COST] !== undefined) from = i;
+    });
+    let headroom = Number.POSITIVE_INFINITY;
+    for (const s of chain.slice(from)) {
+      for (const c of e.limitsOf(s).checks) {
+        if (c.dim !== COST || c.window !== 'life' || c.mode !== 'hard') continue;
+        headroom = Math.min(headroom, c.limit - (s.counters.life[COST] ?? 0) - (s.reserved[COST] ?? 0));
+      }
+    }
+    return headroom;
   }
 
   /** Invariants of the engine against the ledger rows (the reference model). */
