@@ -104,7 +104,7 @@ class World {
         const headroom = o.op === 'reserveCost' ? this.costHeadroom(conn) : undefined;
         d.send(conn, frame);
         const r = this.reply(conn, id);
-        if (headroom !== undefined) {
+        if (headroom !== undefined && o.op === 'reserveCost') {
           // Exact reference for a fixed-cost request: granted iff it fits every hard cost limit
           // of its chain (spends included), refused BUDGET_EXCEEDED iff it does not.
           const ask = Math.round(o.usd * 1e9);

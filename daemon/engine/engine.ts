@@ -409,7 +409,10 @@ export class Engine {
     if (fixed === undefined && (frame.model !== undefined || hasTokens)) {
       const resolved = this.prices.resolve(frame.model);
       price = resolved.price;
-      if (resolved.warning) warnings.push(resolved.warning);
+      if (resolved.warning) {
+        warnings.push(resolved.warning);
+        this.pricingAlert(frame.model, resolved.warning);
+      }
     }
     const ask: Ask = {
       model: frame.model,
@@ -524,6 +527,16 @@ export class Engine {
     };
   }
 
+  private readonly pricedByDefault = new Set<string>();
+
+  /** Once per model (bounded): an operator should know some spend is priced by guesswork. */
+  private pricingAlert(model: string | undefined, warning: string): void {
+    const name = model ?? '';
+    if (this.pricedByDefault.has(name) || this.pricedByDefault.size >= MAX_ALERTS) return;
+    this.pricedByDefault.add(name);
+    this.alert('warning', 'pricing', GLOBAL, `${warning}; add it under pricing.models in the config to price it exactly`);
+  }
+
   private tryGrace(chain: readonly ScopeState[], ask: Ask, desired: number, onceAt: ScopeState | undefined): number | undefined {
     const g = this.config.approvals.grace;
     const graceCost = usdToNano(g.cost_usd);
@@ -620,7 +633,8 @@ export class Engine {
       return;
     }
     const model = frame.model ?? r?.model;
-    const { cost } = this.usageCost(model, frame);
+    const { cost, warning } = this.usageCost(model, frame);
+    const warnings = warning === undefined ? {} : { warnings: [warning] };
     if (keyKnown) {
       // Counted once already; this reservation's hold is still released, or it would pin
       // budget until its lease ends.
@@ -628,7 +642,7 @@ export class Engine {
         this.releaseReservation(r);
         this.checkThresholds(r.chain);
       }
-      this.send(conn.id, { type: 'ack', id: frame.id, cost_usd: nanoToUsd(cost), duplicate: true });
+      this.send(conn.id, { type: 'ack', id: frame.id, cost_usd: nanoToUsd(cost), duplicate: true, ...warnings });
       return;
     }
     let chain = conn.chain;
@@ -640,7 +654,7 @@ export class Engine {
       this.adaptive.observe(r.owner.id, model, frame.output_tokens);
     }
     const over = this.recordUsage(conn, chain, 'commit', key, { ...frame, model }, cost, reservedCost);
-    this.send(conn.id, { type: 'ack', id: frame.id, cost_usd: nanoToUsd(cost), duplicate: false, over });
+    this.send(conn.id, { type: 'ack', id: frame.id, cost_usd: nanoToUsd(cost), duplicate: false, over, ...warnings });
   }
 
   private release(conn: Connection, frame: Release): void {
@@ -656,13 +670,14 @@ export class Engine {
   }
 
   private spend(conn: Connection, frame: Spend, keyKnown: boolean): void {
-    const { cost } = this.usageCost(frame.model, frame);
+    const { cost, warning } = this.usageCost(frame.model, frame);
+    const warnings = warning === undefined ? {} : { warnings: [warning] };
     if (keyKnown) {
-      this.send(conn.id, { type: 'ack', id: frame.id, cost_usd: nanoToUsd(cost), duplicate: true, over: false });
+      this.send(conn.id, { type: 'ack', id: frame.id, cost_usd: nanoToUsd(cost), duplicate: true, over: false, ...warnings });
       return;
     }
     const over = this.recordUsage(conn, conn.chain, 'spend', frame.key, frame, cost, undefined);
-    this.send(conn.id, { type: 'ack', id: frame.id, cost_usd: nanoToUsd(cost), duplicate: false, over });
+    this.send(conn.id, { type: 'ack', id: frame.id, cost_usd: nanoToUsd(cost), duplicate: false, over, ...warnings });
   }
 
   private usageCost(
@@ -673,6 +688,7 @@ export class Engine {
     const tokens = (u.input_tokens ?? 0) + (u.output_tokens ?? 0) + (u.cache_read_tokens ?? 0) + (u.cache_write_tokens ?? 0);
     if (model === undefined && tokens === 0) return { cost: 0 };
     const resolved = this.prices.resolve(model);
+    if (resolved.warning) this.pricingAlert(model, resolved.warning);
     return {
       cost: costOf(resolved.price, {
         input_tokens: u.input_tokens ?? 0,

@@ -104,7 +104,17 @@ describe('engine: limit rules', () => {
     const g = d.request(c, { type: 'reserve', id: 'r', model: 'no-such-model-xyz', input_tokens: 1_000_000, max_output_tokens: 1_000_000 });
     expect(g).toMatchObject({ type: 'grant', cost_usd: 5 });
     expect(g.type === 'grant' && g.warnings.join()).toContain('no-such-model-xyz');
-    expect(d.request(c, { type: 'spend', id: 's', key: 'k', model: 'no-such-model-xyz', input_tokens: 1000, output_tokens: 1000 })).toMatchObject({ cost_usd: 0.005 });
+    const ack = d.request(c, { type: 'spend', id: 's', key: 'k', model: 'no-such-model-xyz', input_tokens: 1000, output_tokens: 1000 });
+    expect(ack).toMatchObject({ cost_usd: 0.005, warnings: [expect.stringContaining('no-such-model-xyz has no known price')] });
+    // A zero-priced override and the catalog's real prices: the first falls back too, the second is exact.
+    const z = new EngineDriver({ pricing: { default: { input: 1, output: 4 }, models: { freebie: { input: 0, output: 0 } } } });
+    const zc = z.connect(hello);
+    expect(z.request(zc, { type: 'spend', id: 'z', key: 'z', model: 'freebie', input_tokens: 1_000_000, output_tokens: 0 })).toMatchObject({ cost_usd: 1, warnings: [expect.stringContaining('priced at zero')] });
+    expect(z.request(zc, { type: 'spend', id: 'g', key: 'g', model: 'gpt-4o', input_tokens: 1_000_000, output_tokens: 1_000_000 })).toMatchObject({ cost_usd: 12.5 });
+    expect(z.request(zc, { type: 'spend', id: 'g2', key: 'g2', model: 'gpt-4o', input_tokens: 1, output_tokens: 0 })).not.toHaveProperty('warnings');
+    // The operator hears of each default-priced model once, however often it is used.
+    d.request(c, { type: 'spend', id: 's2', key: 'k2', model: 'no-such-model-xyz', input_tokens: 1, output_tokens: 1 });
+    expect(d.engine.alerts.filter((a) => a.kind === 'pricing')).toHaveLength(1);
   });
 
   it('cache tokens are priced separately and do not count as tokens', () => {

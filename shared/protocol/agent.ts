@@ -160,6 +160,8 @@ export const Ack = z.object({
   cost_usd: z.number().optional(),
   duplicate: z.boolean().optional(),
   over: z.boolean().optional(),
+  /** e.g. an unknown model priced at the default price */
+  warnings: z.array(z.string()).optional(),
 });
 
 export const Delegated = z.object({
