@@ -31,6 +31,7 @@ class Ack(TypedDict):
     cost_usd: NotRequired[float]
     duplicate: NotRequired[bool]
     over: NotRequired[bool]
+    warnings: NotRequired[list[str]]
 
 
 class Delegated(TypedDict):
