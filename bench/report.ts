@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FanoutResult } from './fanout.js';
 import type { FsyncFloor } from './fsync.js';
+import { formatHook, type HookResult } from './hook.js';
 import type { KillResult } from './kill.js';
 import type { ProfileSummary } from './profile.js';
 import type { ThroughputRun } from './throughput.js';
@@ -39,6 +40,7 @@ export interface BenchResults {
   readonly kill?: KillResult & { readonly goalP99Ms: number; readonly ok: boolean };
   readonly profile?: ProfileSummary & { readonly loadPairsPerSec: number; readonly loadP99Ms: number; readonly daemonCpuPct: number | null; readonly fsyncFloor: FsyncFloor };
   readonly tui?: TuiCpuResult;
+  readonly hook?: HookResult;
   readonly totalSeconds: number;
 }
 
@@ -171,6 +173,10 @@ export function formatResults(r: BenchResults): string {
   if (r.tui) {
     out.push('');
     out.push(formatTuiCpu(r.tui, 5));
+  }
+  if (r.hook) {
+    out.push('');
+    out.push(formatHook(r.hook));
   }
   out.push('');
   out.push(`total ${f1(r.totalSeconds)} s`);

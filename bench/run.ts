@@ -13,14 +13,16 @@ import { summarizeProfile } from './profile.js';
 import { formatResults, writeResults, type BenchResults } from './report.js';
 import { backgroundLoad, combine, measureOnce, type ThroughputRun } from './throughput.js';
 import { runTuiCpu } from './tui-cpu.js';
+import { runHook } from './hook.js';
 
 /**
  * `npm run bench` (`-- --profile` adds a CPU profile of the daemon under the throughput load).
  * Measures SPEC §10 on this machine, with every server and the load generator in its own
  * process: (1) daemon vs bare ws echo throughput and latency, (2) cap soundness under fan-out vs
- * a naive check-then-spend peer, (3) kill-switch latency to 1,000 agents, (5) the dashboard's CPU
- * (`spendguard top` in tmux) while the daemon handles 10,000 spends/s. Prints a table and
- * writes bench/results/latest.json. Options: --only throughput,fanout,kill,tui  --connections N
+ * a naive check-then-spend peer, (3) kill-switch latency to 1,000 agents, (4) the dashboard's CPU
+ * (`spendguard top` in tmux) while the daemon handles 10,000 spends/s, (5) the Claude Code hook's
+ * decision time per tool call. Prints a table and
+ * writes bench/results/latest.json. Options: --only throughput,fanout,kill,tui,hook  --connections N
  * --rounds N  --warmup S  --measure S (per server, split over the rounds)  --trials N
  * --parallel N (fan-out trials at a time)  --fanout-budget S (time budget of the daemon's trials;
  * the naive peer gets half)  --kill-agents N  --kill-runs N  --tui-rate N (spends/s)
@@ -35,7 +37,7 @@ const opt = (name: string, dflt: number): number => {
   if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
   return v;
 };
-const onlyArg = argv.includes('--only') ? (argv[argv.indexOf('--only') + 1] ?? '') : 'throughput,fanout,kill,tui';
+const onlyArg = argv.includes('--only') ? (argv[argv.indexOf('--only') + 1] ?? '') : 'throughput,fanout,kill,tui,hook';
 const only = new Set(onlyArg.split(','));
 
 const S = {
@@ -60,9 +62,10 @@ const S = {
   tuiWarmupS: 2,
   tuiMeasureS: opt('tui-measure', 10),
   tuiIdleS: opt('tui-idle', 5),
+  hookRuns: opt('hook-runs', 20),
 };
 
-const GOALS = { throughputRatioMin: 0.6, p99RatioMax: 2, killP99Ms: 50, tuiCpuPct: 10 };
+const GOALS = { throughputRatioMin: 0.6, p99RatioMax: 2, killP99Ms: 50, tuiCpuPct: 10, hookDecisionMs: 100 };
 
 /** Generous limits: nothing in the throughput or kill phases is ever refused for budget. */
 const GENEROUS_CONFIG = `
@@ -191,6 +194,11 @@ async function main(): Promise<BenchResults> {
       log,
     );
     result = { ...result, tui };
+  }
+
+  if (only.has('hook')) {
+    log(`Claude Code hook: ${S.hookRuns} tool calls …`);
+    result = { ...result, hook: await runHook({ runs: S.hookRuns, goalMs: GOALS.hookDecisionMs }) };
   }
 
   if (S.profile) {

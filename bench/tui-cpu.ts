@@ -472,7 +472,7 @@ export async function runTuiCpu(s: TuiCpuSettings, log: (msg: string) => void): 
       load,
       screen: scr,
       rateReached,
-      ok: load.tuiCpuPct <= s.goalPct && scr.live && scr.advancing && r.unexpected === 0,
+      ok: rateReached && load.tuiCpuPct <= s.goalPct && scr.live && scr.advancing && r.unexpected === 0,
     };
   } finally {
     stopTmux();
