@@ -66,6 +66,8 @@ const STATUS: StatusJson = {
       agents: 3,
       burn_usd_per_min_1m: 0.21,
       burn_usd_per_min_10m: 0.18,
+      burn_tokens_per_min_1m: null,
+      burn_tokens_per_min_10m: null,
       exhaustion_ms: null,
     },
     'task:t-7': {
@@ -80,6 +82,8 @@ const STATUS: StatusJson = {
       agents: 1,
       burn_usd_per_min_1m: null,
       burn_usd_per_min_10m: null,
+      burn_tokens_per_min_1m: null,
+      burn_tokens_per_min_10m: null,
       exhaustion_ms: 90_000,
     },
   },

@@ -19,6 +19,8 @@ function scope(overrides: Partial<ScopeStatus>): ScopeStatus {
     agents: 0,
     burn_usd_per_min_1m: null,
     burn_usd_per_min_10m: null,
+    burn_tokens_per_min_1m: null,
+    burn_tokens_per_min_10m: null,
     exhaustion_ms: null,
     ...overrides,
   };

@@ -24,7 +24,7 @@ export class BurnMeter {
    */
   ratePerMin(nowMs: number, windowMs: number): number | null {
     if (this.firstMs === null) return null;
-    const observed = Math.min(windowMs, nowMs - this.firstMs + BUCKET_MS);
+    const observed = Math.min(windowMs, nowMs - this.firstMs);
     if (observed < windowMs / 6) return null;
     const nowSlot = Math.floor(nowMs / BUCKET_MS);
     const slots = Math.ceil(windowMs / BUCKET_MS);

@@ -756,6 +756,7 @@ export class Engine {
     for (const s of chain) {
       recordSpent(s, deltas, periods, this.now);
       s.burn.add(this.now, deltas[COST] ?? 0);
+      s.burn_tokens.add(this.now, deltas[TOKENS] ?? 0);
       this.dirty.add(s);
     }
     this.runaway.spent(chain, this.now);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigSchema } from '../config/schema.js';
+import { scopeStatus } from './status.js';
 import { EngineDriver } from './testing.js';
 
 const hello = { agent: 'a1', session: 's1', task: 't1' };
@@ -88,6 +89,25 @@ describe('engine: limit rules', () => {
     const c = d.connect(hello);
     expect(d.request(c, { type: 'reserve', id: 'w1', cost_usd: 0.26 })).toMatchObject({ type: 'deny', code: 'BUDGET_EXCEEDED', scope: 'session:s1' });
     expect(d.request(c, { type: 'reserve', id: 'w2', cost_usd: 0.25 }).type).toBe('grant');
+  });
+
+  it('burn rate: — until there is enough data, then $/min and tokens/min over 1 and 10 minutes and when the nearest limit runs out', () => {
+    const d = new EngineDriver({ limits: { task: { cost_usd: 100, tokens: 500_000, mode: 'hard' } } });
+    const c = d.connect(hello);
+    const task = () => scopeStatus(d.engine, d.engine.scopes.get('task:t1' as never) as never);
+    d.request(c, { type: 'spend', id: 's0', key: 'k0', cost_usd: 0.1, input_tokens: 1000, output_tokens: 0 });
+    expect(task()).toMatchObject({ burn_usd_per_min_1m: null, burn_tokens_per_min_1m: null, exhaustion_ms: null });
+    // $0.10 and 1,000 tokens every 10 s for 3 minutes: $0.60 and 6,000 tokens a minute.
+    for (let i = 1; i <= 18; i++) {
+      d.advance(10_000);
+      d.request(c, { type: 'spend', id: `s${i}`, key: `k${i}`, cost_usd: 0.1, input_tokens: 1000, output_tokens: 0 });
+    }
+    const t = task();
+    expect(t.burn_usd_per_min_1m).toBeCloseTo(0.6, 6);
+    expect(t.burn_tokens_per_min_1m).toBe(6000);
+    expect(t.burn_usd_per_min_10m).toBeCloseTo(1.9 / 3, 6); // 19 spends over the 3 minutes seen
+    // Tokens run out first: 481,000 left at 6,000/min (cost would last $98.10 / $0.60 = 163.5 min).
+    expect(t.exhaustion_ms).toBe(Math.round(((500_000 - 19_000) / 6000) * 60_000));
   });
 
   it('calls, per-model tokens and ops limits are enforced', () => {

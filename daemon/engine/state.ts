@@ -31,6 +31,8 @@ export interface ScopeState {
   /** Highest pressure level already alerted (0 ok … 3 exceeded); re-armed when pressure falls. */
   alerted_level: number;
   burn: BurnMeter;
+  /** Tokens (input + output) per bucket, for tokens/min and token-limit exhaustion. */
+  burn_tokens: BurnMeter;
   /** Delegated cap (cost/tokens) of a child agent, and the hold on its parent that funds it. */
   cap: Deltas | null;
   hold: Reservation | null;
@@ -98,6 +100,7 @@ export function newScope(id: ScopeId, parent: ScopeState | null): ScopeState {
     killed: null,
     alerted_level: 0,
     burn: new BurnMeter(),
+    burn_tokens: new BurnMeter(),
     cap: null,
     hold: null,
     live_conn: null,

@@ -49,14 +49,15 @@ export function scopeStatus(engine: Engine, s: ScopeState): ScopeStatus {
   const ratio = ratioOf(engine, s);
   const rate1 = s.burn.ratePerMin(engine.now, 60_000);
   const rate10 = s.burn.ratePerMin(engine.now, 600_000);
+  const tokens1 = s.burn_tokens.ratePerMin(engine.now, 60_000);
+  const tokens10 = s.burn_tokens.ratePerMin(engine.now, 600_000);
   let exhaustion: number | null = null;
-  if (rate1 !== null && rate1 > 0) {
-    for (const c of limits.checks) {
-      if (c.dim !== COST) continue;
-      const left = Math.max(0, c.limit - usedFor(s, c, periods));
-      const ms = (left / rate1) * 60_000;
-      if (exhaustion === null || ms < exhaustion) exhaustion = Math.round(ms);
-    }
+  for (const c of limits.checks) {
+    const rate = c.dim === COST ? rate1 : c.dim === TOKENS ? tokens1 : null;
+    if (rate === null || rate <= 0) continue;
+    const left = Math.max(0, c.limit - usedFor(s, c, periods));
+    const ms = (left / rate) * 60_000;
+    if (exhaustion === null || ms < exhaustion) exhaustion = Math.round(ms);
   }
   return {
     limit,
@@ -70,6 +71,8 @@ export function scopeStatus(engine: Engine, s: ScopeState): ScopeStatus {
     agents: s.connections,
     burn_usd_per_min_1m: rate1 === null ? null : nanoToUsd(Math.round(rate1)),
     burn_usd_per_min_10m: rate10 === null ? null : nanoToUsd(Math.round(rate10)),
+    burn_tokens_per_min_1m: tokens1 === null ? null : Math.round(tokens1),
+    burn_tokens_per_min_10m: tokens10 === null ? null : Math.round(tokens10),
     exhaustion_ms: exhaustion,
   };
 }

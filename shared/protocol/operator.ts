@@ -74,6 +74,9 @@ export const ScopeStatus = z.object({
   agents: z.number(),
   burn_usd_per_min_1m: z.number().nullable(),
   burn_usd_per_min_10m: z.number().nullable(),
+  burn_tokens_per_min_1m: z.number().nullable().default(null),
+  burn_tokens_per_min_10m: z.number().nullable().default(null),
+  /** Time until the nearest cost or token limit runs out at the 1-minute pace; null: not enough data. */
   exhaustion_ms: z.number().nullable(),
 });
 

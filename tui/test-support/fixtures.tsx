@@ -60,6 +60,8 @@ export function scope(overrides: Partial<FeedScope> & Pick<FeedScope, 'kind' | '
     agents_under: 0,
     burn_usd_per_min_1m: null,
     burn_usd_per_min_10m: null,
+    burn_tokens_per_min_1m: null,
+    burn_tokens_per_min_10m: null,
     exhaustion_ms: null,
     delay_ms: 0,
     state: 'idle',
