@@ -9,7 +9,7 @@ import type { Alert, Effect, EngineEvent, UsageRow } from './events.js';
 import { blockFor, compileBlock, type Check, type ScopeLimits } from './limits.js';
 import { PeriodClock, type PeriodKeys } from './periods.js';
 import { GLOBAL, scopeId, type ScopeId } from './scope.js';
-import { newScope, recordSpent, type Connection, type ConnId, type Prompt, type Reservation, type ScopeCounters, type ScopeState } from './state.js';
+import { newScope, recordSpent, type Connection, type ConnId, type Placement, type Prompt, type Reservation, type ScopeCounters, type ScopeState } from './state.js';
 import { pressureOf, ratioOf, delayFor, levelOf, LEVEL_NAMES } from './pressure.js';
 import { handleOperator } from './operator.js';
 import { Runaway } from './runaway.js';
@@ -828,24 +828,7 @@ export class Engine {
       addInto(child.cap as Deltas, deltas);
       hold.expires_ms = this.now + this.config.reservations.lease;
     } else {
-      const hold: Reservation = {
-        id: this.nextId('h'),
-        kind: 'hold',
-        owner: parent,
-        chain: conn.chain,
-        placements,
-        cost_nano: deltas[COST] ?? 0,
-        model: undefined,
-        op: undefined,
-        max_output_tokens: 0,
-        conn: conn.id,
-        expires_ms: this.now + this.config.reservations.lease,
-        child,
-        remaining: { ...deltas },
-      };
-      this.reservations.set(hold.id, hold);
-      this.runaway.adopt(parent, child);
-      child.hold = hold;
+      this.openHold(parent, conn.chain, placements, deltas, child, conn.id);
       // The cap counts what the child already used, so it can spend exactly the delegated amount more.
       const cap: Deltas = {};
       for (const dim in deltas) cap[dim] = (deltas[dim] ?? 0) + (child.counters.life[dim] ?? 0) + (child.reserved[dim] ?? 0);
@@ -865,6 +848,28 @@ export class Engine {
       limits: { ...(frame.limits.cost_usd !== undefined ? { cost_usd: frame.limits.cost_usd } : {}), ...(frame.limits.tokens !== undefined ? { tokens: frame.limits.tokens } : {}) },
     });
     this.checkThresholds(conn.chain);
+  }
+
+  /** The hold on `parent`'s chain that funds `child`'s delegated budget (placements already reserved). */
+  private openHold(parent: ScopeState, chain: readonly ScopeState[], placements: Placement[], amount: Deltas, child: ScopeState, conn: ConnId | null): void {
+    const hold: Reservation = {
+      id: this.nextId('h'),
+      kind: 'hold',
+      owner: parent,
+      chain,
+      placements,
+      cost_nano: amount[COST] ?? 0,
+      model: undefined,
+      op: undefined,
+      max_output_tokens: 0,
+      conn,
+      expires_ms: this.now + this.config.reservations.lease,
+      child,
+      remaining: { ...amount },
+    };
+    this.reservations.set(hold.id, hold);
+    this.runaway.adopt(parent, child);
+    child.hold = hold;
   }
 
   /** Returns a child's unspent delegated budget to its parent. */
@@ -979,24 +984,7 @@ export class Engine {
     for (const dim in cap) remaining[dim] = Math.max(0, (cap[dim] ?? 0) - (child.counters.life[dim] ?? 0));
     const placements = placementsFor(parentChain, remaining);
     for (const p of placements) addInto(p.scope.reserved, p.deltas);
-    const hold: Reservation = {
-      id: this.nextId('h'),
-      kind: 'hold',
-      owner: parent,
-      chain: parentChain,
-      placements,
-      cost_nano: remaining[COST] ?? 0,
-      model: undefined,
-      op: undefined,
-      max_output_tokens: 0,
-      conn: null,
-      expires_ms: this.now + this.config.reservations.lease,
-      child,
-      remaining,
-    };
-    this.reservations.set(hold.id, hold);
-    this.runaway.adopt(parent, child);
-    child.hold = hold;
+    this.openHold(parent, parentChain, placements, remaining, child, null);
     child.cap = { ...cap };
     child.chain = [...parentChain, child];
   }
