@@ -52,6 +52,18 @@ describe('NO_COLOR', () => {
     expect(frame).toMatch(/task:build .* ok 14%/);
   });
 
+  it('stale numbers are dimmed while the daemon is away, and not once it is back', () => {
+    const DIM = `${SGR}2m`;
+    const live = hot();
+    const dimmedLines = (state: typeof live) =>
+      (renderSized(themed(<Screen state={state} size={{ columns: 100, rows: 30 }} />, COLOR_THEME), 100, 30).lastFrame() ?? '').split('\n').filter((l) => l.includes(DIM) && /\$\d/.test(l));
+    const away = reducer(live, { type: 'connection', connection: { kind: 'reconnecting', attempt: 1, next_at_ms: T0 + 5_000, since_ms: T0, reason: 'connection closed (code 1006)' }, now_ms: T0 + 2_000 });
+    const before = dimmedLines(live).length;
+    // Every scope row with money on it goes dim (the tree, the header figures).
+    expect(dimmedLines(away).length).toBeGreaterThan(before + 5);
+    expect(dimmedLines(away).some((l) => l.includes('session:nightly'))).toBe(true);
+  });
+
   it('an empty NO_COLOR does not count (no-color.org)', () => {
     expect(themeFromEnv({ NO_COLOR: '' })).toBe(COLOR_THEME);
     expect(themeFromEnv({}).monochrome).toBe(false);
