@@ -52,7 +52,7 @@ describe('NO_COLOR', () => {
     expect(frame).toMatch(/task:build .* ok 14%/);
   });
 
-  it('stale numbers are dimmed while the daemon is away, and not once it is back', () => {
+  it('stale numbers are dimmed while the daemon is away', () => {
     const DIM = `${SGR}2m`;
     const live = hot();
     const dimmedLines = (state: typeof live) =>
