@@ -3,7 +3,7 @@ import { reducer } from './reducer.js';
 import { selectedKey, targetPrompt } from './select.js';
 import { delta, press, RECORDED, replay, run, scope, T0, type } from './test-support/fixtures.js';
 
-const prompt2 = { id: 'p1-30', scope: 'session:s-42', agent: 'agent:writer-2', reason: 'session:s-42 over', cost_usd: 0.2, tokens: 0, age_ms: 500, expires_in_ms: 119_500, projected_usd: 0.9 };
+const prompt2 = { id: 'p1-30', scope: 'session:s-42', agent: 'agent:writer-2', reason: 'session:s-42 over', cost_usd: 0.2, tokens: 0, age_ms: 500, expires_in_ms: 119_500, projected_usd: 0.9, limit_usd: 1 };
 const p1 = RECORDED.at(-1)?.prompts[0];
 
 describe('reducer: feed', () => {

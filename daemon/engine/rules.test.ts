@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigSchema } from '../config/schema.js';
-import { scopeStatus } from './status.js';
+import { promptsJson, scopeStatus } from './status.js';
 import { EngineDriver } from './testing.js';
 
 const hello = { agent: 'a1', session: 's1', task: 't1' };
@@ -108,6 +108,14 @@ describe('engine: limit rules', () => {
     expect(t.burn_usd_per_min_10m).toBeCloseTo(1.9 / 3, 6); // 19 spends over the 3 minutes seen
     // Tokens run out first: 481,000 left at 6,000/min (cost would last $98.10 / $0.60 = 163.5 min).
     expect(t.exhaustion_ms).toBe(Math.round(((500_000 - 19_000) / 6000) * 60_000));
+  });
+
+  it('a prompt projects its spend against the limit that binds it, a per_day window included', () => {
+    const d = new EngineDriver({ limits: { session: { cost_usd: 50, per_day: { cost_usd: 1 }, mode: 'approval' } } });
+    const c = d.connect(hello);
+    expect(d.request(c, { type: 'spend', id: 's', key: 'k', cost_usd: 0.9 }).type).toBe('ack');
+    d.send(c, { type: 'reserve', id: 'r', cost_usd: 0.3 });
+    expect(promptsJson(d.engine)).toMatchObject([{ scope: 'session:s1', cost_usd: 0.3, projected_usd: 1.2, limit_usd: 1 }]);
   });
 
   it('calls, per-model tokens and ops limits are enforced', () => {

@@ -92,8 +92,19 @@ export function statusJson(engine: Engine): StatusJson {
 
 export function promptsJson(engine: Engine): PromptJson[] {
   const out: PromptJson[] = [];
+  const periods = engine.periods();
   for (const p of engine.prompts.values()) {
-    const spentCost = p.scope.counters.life[COST] ?? 0;
+    // The cost limit this request presses hardest on (a per_day window may bind before the lifetime one).
+    let projected: number | null = null;
+    let limit: number | null = null;
+    for (const c of engine.limitsOf(p.scope).checks) {
+      if (c.dim !== COST) continue;
+      const after = usedFor(p.scope, c, periods) + p.cost_nano;
+      if (limit === null || projected === null || after / Math.max(1, c.limit) > projected / Math.max(1, limit)) {
+        projected = after;
+        limit = c.limit;
+      }
+    }
     out.push({
       id: p.id,
       scope: p.scope.id,
@@ -103,7 +114,8 @@ export function promptsJson(engine: Engine): PromptJson[] {
       tokens: p.tokens,
       age_ms: engine.now - p.created_ms,
       expires_in_ms: Math.max(0, p.expires_ms - engine.now),
-      projected_usd: nanoToUsd(spentCost + (p.scope.reserved[COST] ?? 0) + p.cost_nano),
+      projected_usd: nanoToUsd(projected ?? (p.scope.counters.life[COST] ?? 0) + (p.scope.reserved[COST] ?? 0) + p.cost_nano),
+      limit_usd: limit === null ? null : nanoToUsd(limit),
     });
   }
   return out;

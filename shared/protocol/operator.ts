@@ -115,6 +115,8 @@ export const PromptJson = z.object({
   age_ms: z.number(),
   expires_in_ms: z.number(),
   projected_usd: z.number().nullable(),
+  /** The cost limit `projected_usd` is measured against: the prompt's binding one, windows included. */
+  limit_usd: z.number().nullable().default(null),
 });
 
 export const FeedFrame = z.object({

@@ -18,7 +18,7 @@ export function asked(prompt: Prompt): string {
 
 /** `→ $1.24/$1`: the scope's spend if granted, against its current limit. */
 function projected(state: State, prompt: Prompt): string {
-  const limit = state.data?.scopes[prompt.scope]?.limit.cost_usd;
+  const limit = prompt.limit_usd ?? state.data?.scopes[prompt.scope]?.limit.cost_usd;
   const of = typeof limit === 'number' ? `/${usd(limit)}` : '';
   return `→ ${prompt.projected_usd === null ? '—' : usd(prompt.projected_usd)}${of}`;
 }

@@ -66,7 +66,7 @@ function scopeLines(state: State, id: string, scope: FeedScope, theme: Theme): S
 }
 
 function promptLines(state: State, prompt: Prompt, theme: Theme): Segment[][] {
-  const limit = state.data?.scopes[prompt.scope]?.limit.cost_usd;
+  const limit = prompt.limit_usd ?? state.data?.scopes[prompt.scope]?.limit.cost_usd;
   return [
     [seg(`prompt ${prompt.id}`, theme.title), seg(`  ${prompt.agent} on ${prompt.scope}`)],
     [seg(`asks ${asked(prompt)} · spend if granted ${orDash(prompt.projected_usd, usd)}${typeof limit === 'number' ? ` of a ${usd(limit)} limit` : ''}`)],
