@@ -101,10 +101,11 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         clearInterval(tick);
         clearInterval(checkpoint);
         await watcher?.close();
-        for (const i of integrations) await i.stop();
         supervisor.flush();
         await server.stop();
         supervisor.flushAll();
+        // After the last flush: alerts raised while stopping still reach the webhook.
+        for (const i of integrations) await i.stop();
         openLedger.close();
         rmSync(endpointFile, { force: true });
         release();
