@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { rmSync } from 'node:fs';
+import { OperatorClient } from '../../shared/client/operator.js';
 import { RawAgent, startDaemonProcess, tempStateDir, writeConfig } from './daemon-process.js';
 
 /**
@@ -45,6 +46,27 @@ describe('delegation across a restart', () => {
       // The child's $0.20 came back with bye: the parent can now reserve $0.90.
       expect((await parent2.request({ type: 'reserve', id: 'p4', cost_usd: 0.9 })).type).toBe('grant');
       parent2.close();
+    } finally {
+      await daemon.stop();
+    }
+  });
+
+  it('a kill acknowledged to the operator survives SIGKILL: the restarted daemon still refuses KILLED', async () => {
+    const stateDir = tempStateDir('sg-restart-kill-');
+    dirs.push(stateDir);
+    let daemon = await startDaemonProcess({ stateDir });
+    const op = await OperatorClient.connect({ url: daemon.url, token: daemon.operatorToken });
+    expect(await op.request({ type: 'kill', scope: 'task:kt', reason: 'runaway' })).toMatchObject({ ok: true });
+    await daemon.kill9();
+    await op.close().catch(() => {});
+    daemon = await startDaemonProcess({ stateDir });
+    try {
+      const agent = await RawAgent.hello(daemon.url, daemon.agentToken, { agent: 'ka', session: 'ks', task: 'kt' });
+      expect(await agent.request({ type: 'reserve', id: 'r', cost_usd: 0.01 })).toMatchObject({ type: 'deny', code: 'KILLED', scope: 'task:kt' });
+      const other = await RawAgent.hello(daemon.url, daemon.agentToken, { agent: 'kb', session: 'ks', task: 'other' });
+      expect((await other.request({ type: 'reserve', id: 'r', cost_usd: 0.01 })).type).toBe('grant');
+      agent.close();
+      other.close();
     } finally {
       await daemon.stop();
     }
