@@ -135,6 +135,8 @@ describe.concurrent('spendguard demo --no-tui', () => {
       // The fan-out: ≥ 6 children, each spending only what was delegated to it.
       const delegated = await waitFor('the fan-out', () => /planner delegated \$0\.04 each to (\d+) sub-agents/.exec(stdout())?.[1], 10_000, output);
       expect(Number(delegated)).toBeGreaterThanOrEqual(6);
+      // Its first round asks for 12 children: the fan-out detector stops it at 10.
+      expect(stdout()).toMatch(/planner delegated \$0\.04 each to 10 sub-agents; 2 more refused FANOUT_LIMIT/);
       const children = await waitFor(
         'sub-agents that spent their delegated budget',
         async () => {
