@@ -147,6 +147,11 @@ export function parseFailMode(text) {
     return text === 'open' || text === 'closed' ? text : undefined;
 }
 const RESERVE_ID = 'hook-reserve';
+/**
+ * What the hook reserves: one nano-dollar, the smallest amount there is. A free request would
+ * still fit a session spent to exactly its limit; this one does not, so at 100 % tools stop.
+ */
+const ASK_USD = 1e-9;
 const RELEASE_ID = 'hook-release';
 /**
  * One connection, one zero-cost `reserve` (the daemon answers KILLED, BUDGET_EXCEEDED,
@@ -210,7 +215,7 @@ export function askDaemon(ask) {
             }
             if (phase === 'welcome' && type === 'welcome') {
                 phase = 'reply';
-                const reserve = { type: 'reserve', id: RESERVE_ID, ...(ask.tool === undefined ? {} : { tool: ask.tool, args_hash: ask.args_hash }) };
+                const reserve = { type: 'reserve', id: RESERVE_ID, cost_usd: ASK_USD, ...(ask.tool === undefined ? {} : { tool: ask.tool, args_hash: ask.args_hash }) };
                 socket.send(JSON.stringify(reserve));
                 return;
             }

@@ -104,7 +104,7 @@ describe('askDaemon against a scripted daemon', () => {
     expect(await askDaemon(ask())).toEqual({ kind: 'grant' });
     const [hello] = daemon.framesOf('hello');
     expect(hello).toMatchObject({ agent: `claude-code.${SESSION}`, session: SESSION, task: SESSION, user: 'alice' });
-    expect(daemon.framesOf('reserve')).toEqual([{ type: 'reserve', id: 'hook-reserve', tool: 'Bash', args_hash: 'abc' }]);
+    expect(daemon.framesOf('reserve')).toEqual([{ type: 'reserve', id: 'hook-reserve', cost_usd: 1e-9, tool: 'Bash', args_hash: 'abc' }]);
     await expect.poll(() => daemon.framesOf('release')).toEqual([{ type: 'release', id: 'hook-release', reservation: 'r-1' }]);
   });
 

@@ -225,6 +225,17 @@ describe('hook claude-code', () => {
     }
   });
 
+  it('blocks a session spent to exactly its hard limit, with the limit in the reason', async () => {
+    const FULL = '12121212-3434-4565-8787-909090909090';
+    expect((await hook(FULL)).code).toBe(0);
+    const agent = await RawAgent.hello(daemon.url, daemon.agentToken, claudeCodeHello(FULL, osUser()));
+    expect(await agent.request({ type: 'spend', id: 's1', key: 'cc:full-session', cost_usd: 10 })).toMatchObject({ type: 'ack', duplicate: false });
+    agent.close();
+    const blocked = await hook(FULL);
+    expect(blocked.code).toBe(2);
+    expect(blocked.stderr).toMatch(/spendguard blocked Bash: .*BUDGET_EXCEEDED/);
+  });
+
   it('follows its fail mode when the daemon is down or silent, within 1.5 s', async () => {
     const down = `ws://127.0.0.1:${await freePort()}`;
     const open = await hook(FREE, [], down);
