@@ -82,9 +82,10 @@ export function kill(engine: Engine, frame: Pick<KillRequest, 'scope' | 'all' | 
 
 export function resume(engine: Engine, frame: Pick<ResumeRequest, 'scope' | 'all'>, actor: string): string {
   const targets = frame.all ? [...engine.scopes.values()].filter((s) => s.killed) : [engine.scopes.get(frame.scope as ScopeId)].filter((s): s is ScopeState => s !== undefined && s.killed !== null);
+  // Every scope below a resumed one changes state (killed → running): the feed re-sends them all, as on a kill.
+  if (targets.length > 0) for (const s of engine.scopes.values()) engine.changed.add(s);
   for (const s of targets) {
     s.killed = null;
-    engine.changed.add(s);
     engine.emit({ type: 'action', row: { ts: engine.now, kind: 'resume', scope: s.id, actor, data: {} } });
     engine.alert('info', 'resume', s.id, `${s.id} resumed`);
   }
