@@ -36,8 +36,12 @@ export async function mountTop(options: TopOptions): Promise<void> {
     // Ink's own cap, on top of the feed client's 400 ms batching: 2.5 redraws a second keep a
     // full 120×40 screen of changing numbers under 10 % of a core (npm run bench -- --only tui).
     maxFps: 3,
-    // Rewrites only the lines that changed, not the whole screen.
-    incrementalRendering: true,
+    // Not Ink 6.8's incremental renderer: after a frame that ends in a newline (ours always do,
+    // being one line shorter than the terminal) it moves the cursor up one line too few, so every
+    // later frame lands a row lower — the first frame's top line stays stale above the header and
+    // the footer falls off the bottom (Ink #909, fixed in Ink 7). The standard renderer erases and
+    // rewrites the frame inside a synchronized update, which is anchor-safe.
+    incrementalRendering: false,
   });
   const stop = (): void => instance.unmount();
   for (const signal of SIGNALS) process.on(signal, stop);
