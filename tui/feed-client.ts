@@ -35,7 +35,7 @@ export interface FeedClientOptions {
 }
 
 /** Redraw budget: frames arriving faster are merged and dispatched once per interval (≤ 10 fps). */
-export const FLUSH_MS = 400;
+export const FLUSH_MS = 600;
 /** The daemon sends a frame at least every second; this long without one means a dead peer. */
 export const SILENCE_MS = 5_000;
 /** An outage this long is reported as `✖ daemon down` rather than `◌ reconnecting`. */

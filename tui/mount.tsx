@@ -33,8 +33,9 @@ export async function mountTop(options: TopOptions): Promise<void> {
     stdin,
     exitOnCtrlC: false,
     patchConsole: true,
-    // Ink's own cap, on top of the feed client's 400 ms batching: 2.5 redraws a second keep a
-    // full 120×40 screen of changing numbers under 10 % of a core (npm run bench -- --only tui).
+    // Ink's own cap (key presses show within a third of a second), on top of the feed client's
+    // 600 ms batching and a clock tick only when no frame came: a full 120×40 screen of changing
+    // numbers redraws ≤ 1.7 times a second and stays under 10 % of a core (npm run bench -- --only tui).
     maxFps: 3,
     // Not Ink 6.8's incremental renderer: after a frame that ends in a newline (ours always do,
     // being one line shorter than the terminal) it moves the cursor up one line too few, so every

@@ -24,6 +24,14 @@ describe('reducer: feed', () => {
   });
 });
 
+describe('reducer: clock', () => {
+  it('a tick right after a frame changes nothing (no redraw); once frames stop, ticks move the clock', () => {
+    const state = reducer(replay(), { type: 'feed', frame: delta({}), now_ms: T0 + 10_000 });
+    expect(reducer(state, { type: 'tick', now_ms: T0 + 10_400 })).toBe(state);
+    expect(reducer(state, { type: 'tick', now_ms: T0 + 11_000 }).now_ms).toBe(T0 + 11_000);
+  });
+});
+
 describe('reducer: selection and prompts', () => {
   it('moves through prompts first, then the tree, and stays inside', () => {
     let state = replay();

@@ -4,7 +4,7 @@ import { applyFrame, mergeAlerts } from './feed.js';
 import { usd } from './format.js';
 import { Command, KEY_TABLE, type KeyPress, resolveKey } from './keys.js';
 import { promptOf, selectableRows, selectedIndex, selectedKey, selectedScope, targetPrompt, visibleTree } from './select.js';
-import { type Connection, type Flash, type GrantTarget, keyContext, type Outgoing, type State } from './state.js';
+import { type Connection, type Flash, type GrantTarget, keyContext, type Outgoing, type State, TICK_MS } from './state.js';
 import { killerOf } from './tree.js';
 
 export type Action =
@@ -39,6 +39,9 @@ export function reducer(state: State, action: Action): State {
     case 'connection':
       return { ...state, now_ms: action.now_ms, connection: action.connection };
     case 'tick':
+      // While frames keep coming, each one already moved the clock and redrew: a tick would
+      // only draw the same screen again (the dashboard's CPU is mostly Ink drawing frames).
+      if (state.connection.kind === 'live' && state.received_ms !== null && action.now_ms - state.received_ms < TICK_MS) return state;
       return { ...state, now_ms: action.now_ms };
     case 'key':
       return onKey({ ...state, now_ms: action.now_ms }, action.press);

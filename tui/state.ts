@@ -100,3 +100,6 @@ export function keyContext(mode: Mode): Exclude<Context, 'global'> {
       return mode satisfies never;
   }
 }
+
+/** Countdowns, ages and the reconnect timer move once a second even when no frame arrives. */
+export const TICK_MS = 1_000;

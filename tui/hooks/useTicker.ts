@@ -1,9 +1,7 @@
 import { type Dispatch, useEffect } from 'react';
 import type { Clock } from '../feed-client.js';
 import type { Action } from '../reducer.js';
-
-/** Countdowns, ages and the reconnect timer move once a second even when no frame arrives. */
-export const TICK_MS = 1_000;
+import { TICK_MS } from '../state.js';
 
 export function useTicker(clock: Clock, dispatch: Dispatch<Action>): void {
   useEffect(() => {
