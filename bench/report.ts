@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { FanoutResult } from './fanout.js';
 import type { FsyncFloor } from './fsync.js';
 import { formatHook, type HookResult } from './hook.js';
+import { formatRss, type RssResult } from './rss.js';
 import type { KillResult } from './kill.js';
 import type { ProfileSummary } from './profile.js';
 import type { ThroughputRun } from './throughput.js';
@@ -41,6 +42,7 @@ export interface BenchResults {
   readonly profile?: ProfileSummary & { readonly loadPairsPerSec: number; readonly loadP99Ms: number; readonly daemonCpuPct: number | null; readonly fsyncFloor: FsyncFloor };
   readonly tui?: TuiCpuResult;
   readonly hook?: HookResult;
+  readonly rss?: RssResult;
   readonly totalSeconds: number;
 }
 
@@ -177,6 +179,10 @@ export function formatResults(r: BenchResults): string {
   if (r.hook) {
     out.push('');
     out.push(formatHook(r.hook));
+  }
+  if (r.rss) {
+    out.push('');
+    out.push(formatRss(r.rss));
   }
   out.push('');
   out.push(`total ${f1(r.totalSeconds)} s`);

@@ -14,6 +14,7 @@ import { formatResults, writeResults, type BenchResults } from './report.js';
 import { backgroundLoad, combine, measureOnce, type ThroughputRun } from './throughput.js';
 import { runTuiCpu } from './tui-cpu.js';
 import { runHook } from './hook.js';
+import { runRss } from './rss.js';
 
 /**
  * `npm run bench` (`-- --profile` adds a CPU profile of the daemon under the throughput load).
@@ -21,8 +22,8 @@ import { runHook } from './hook.js';
  * process: (1) daemon vs bare ws echo throughput and latency, (2) cap soundness under fan-out vs
  * a naive check-then-spend peer, (3) kill-switch latency to 1,000 agents, (4) the dashboard's CPU
  * (`spendguard top` in tmux) while the daemon handles 10,000 spends/s, (5) the Claude Code hook's
- * decision time per tool call. Prints a table and
- * writes bench/results/latest.json. Options: --only throughput,fanout,kill,tui,hook  --connections N
+ * decision time per tool call, (6) the daemon's RSS with 10,000 agents connected. Prints a table and
+ * writes bench/results/latest.json. Options: --only throughput,fanout,kill,tui,hook,rss  --connections N
  * --rounds N  --warmup S  --measure S (per server, split over the rounds)  --trials N
  * --parallel N (fan-out trials at a time)  --fanout-budget S (time budget of the daemon's trials;
  * the naive peer gets half)  --kill-agents N  --kill-runs N  --tui-rate N (spends/s)
@@ -37,7 +38,7 @@ const opt = (name: string, dflt: number): number => {
   if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
   return v;
 };
-const onlyArg = argv.includes('--only') ? (argv[argv.indexOf('--only') + 1] ?? '') : 'throughput,fanout,kill,tui,hook';
+const onlyArg = argv.includes('--only') ? (argv[argv.indexOf('--only') + 1] ?? '') : 'throughput,fanout,kill,tui,hook,rss';
 const only = new Set(onlyArg.split(','));
 
 const S = {
@@ -63,9 +64,10 @@ const S = {
   tuiMeasureS: opt('tui-measure', 10),
   tuiIdleS: opt('tui-idle', 5),
   hookRuns: opt('hook-runs', 20),
+  rssAgents: opt('rss-agents', 10_000),
 };
 
-const GOALS = { throughputRatioMin: 0.6, p99RatioMax: 2, killP99Ms: 50, tuiCpuPct: 10, hookDecisionMs: 100 };
+const GOALS = { throughputRatioMin: 0.6, p99RatioMax: 2, killP99Ms: 50, tuiCpuPct: 10, hookDecisionMs: 100, rssMb: 200 };
 
 /** Generous limits: nothing in the throughput or kill phases is ever refused for budget. */
 const GENEROUS_CONFIG = `
@@ -199,6 +201,11 @@ async function main(): Promise<BenchResults> {
   if (only.has('hook')) {
     log(`Claude Code hook: ${S.hookRuns} tool calls …`);
     result = { ...result, hook: await runHook({ runs: S.hookRuns, goalMs: GOALS.hookDecisionMs }) };
+  }
+
+  if (only.has('rss')) {
+    log(`memory: ${S.rssAgents} agents connected …`);
+    result = { ...result, rss: await runRss({ agents: S.rssAgents, goalMb: GOALS.rssMb }) };
   }
 
   if (S.profile) {

@@ -2,13 +2,21 @@
 const BUCKET_MS = 10_000;
 const BUCKETS = 60;
 
+const NONE = new Float64Array(BUCKETS).fill(-1);
+
 export class BurnMeter {
-  private readonly buckets = new Float64Array(BUCKETS);
-  private readonly stamps = new Float64Array(BUCKETS).fill(-1);
+  // Allocated on the first spend: most scopes (an agent that only connects) never burn, and
+  // 10,000 connected agents would otherwise hold 10,000 pairs of arrays.
+  private buckets: Float64Array = NONE;
+  private stamps: Float64Array = NONE;
   private firstMs: number | null = null;
 
   add(nowMs: number, costNano: number): void {
-    if (this.firstMs === null) this.firstMs = nowMs;
+    if (this.firstMs === null) {
+      this.firstMs = nowMs;
+      this.buckets = new Float64Array(BUCKETS);
+      this.stamps = new Float64Array(BUCKETS).fill(-1);
+    }
     const slot = Math.floor(nowMs / BUCKET_MS);
     const i = slot % BUCKETS;
     if (this.stamps[i] !== slot) {
