@@ -225,7 +225,7 @@ describe('hook claude-code', () => {
     }
   });
 
-  it('blocks a session spent to exactly its hard limit, with the limit in the reason', async () => {
+  it('blocks a session spent to exactly its hard limit (BUDGET_EXCEEDED)', async () => {
     const FULL = '12121212-3434-4565-8787-909090909090';
     expect((await hook(FULL)).code).toBe(0);
     const agent = await RawAgent.hello(daemon.url, daemon.agentToken, claudeCodeHello(FULL, osUser()));
