@@ -93,4 +93,51 @@ describe('engine: reservations', () => {
     expect(d.request(p, { type: 'reserve', id: 'r2', cost_usd: 0.8 }).type).toBe('grant');
     expect(d.request(p, { type: 'reserve', id: 'r3', cost_usd: 0.01 })).toMatchObject({ type: 'deny' });
   });
+
+  it('a child that says bye first ends what it delegated further: a grandchild never spends budget its grandparent got back', () => {
+    const d = new EngineDriver({ limits: { task: { cost_usd: 1, mode: 'hard' } } });
+    const a = d.connect(hello);
+    expect(d.request(a, { type: 'delegate', id: 'd1', child: 'b', limits: { cost_usd: 0.6 } }).type).toBe('delegated');
+    const b = d.connect({ ...hello, agent: 'b', parent: 'a1' });
+    expect(d.request(b, { type: 'delegate', id: 'd2', child: 'c', limits: { cost_usd: 0.5 } }).type).toBe('delegated');
+    const c = d.connect({ ...hello, agent: 'c', parent: 'b' });
+    d.send(b, { type: 'bye' });
+    d.disconnect(b);
+    const sibling = d.connect({ ...hello, agent: 'sib' });
+    expect(d.request(sibling, { type: 'reserve', id: 's', cost_usd: 1 }).type).toBe('grant');
+    expect(d.request(c, { type: 'reserve', id: 'c1', cost_usd: 0.5 })).toMatchObject({ type: 'deny', code: 'BUDGET_EXCEEDED', scope: 'task:t1' });
+    const task = d.engine.scopes.get('task:t1' as never);
+    expect((task?.reserved.cost_usd ?? 0) + (task?.counters.life.cost_usd ?? 0)).toBeLessThanOrEqual(1e9);
+  });
+
+  it("a delegation's cap leaves out the child's earlier reservations: releasing them never frees more than was delegated", () => {
+    const d = new EngineDriver({ limits: { task: { cost_usd: 1, mode: 'hard' } } });
+    const a = d.connect(hello);
+    const k = d.connect({ ...hello, agent: 'k', parent: 'a1' });
+    const early = d.request(k, { type: 'reserve', id: 'e', cost_usd: 0.5 });
+    if (early.type !== 'grant') throw new Error(JSON.stringify(early));
+    expect(d.request(a, { type: 'delegate', id: 'd', child: 'k', limits: { cost_usd: 0.5 } }).type).toBe('delegated');
+    d.request(k, { type: 'release', id: 'rel', reservation: early.reservation });
+    expect(d.request(k, { type: 'reserve', id: 'big', cost_usd: 0.51 })).toMatchObject({ type: 'deny', code: 'BUDGET_EXCEEDED', scope: 'agent:k' });
+    expect(d.request(k, { type: 'reserve', id: 'fits', cost_usd: 0.5 }).type).toBe('grant');
+    const sibling = d.connect({ ...hello, agent: 'sib' });
+    expect(d.request(sibling, { type: 'reserve', id: 's', cost_usd: 0.5 }).type).toBe('grant');
+    expect(d.request(sibling, { type: 'reserve', id: 's2', cost_usd: 0.01 })).toMatchObject({ type: 'deny', scope: 'task:t1' });
+  });
+
+  it('a delegated child still connected keeps counting toward fan-out when its delegation lapses; it stops when it leaves', () => {
+    const d = new EngineDriver({ limits: { task: { cost_usd: 10, mode: 'hard' } }, detectors: { fanout: { children: 1, depth: 3 } }, reservations: { lease: '1m' } });
+    const a = d.connect(hello);
+    const k1 = d.connect({ ...hello, agent: 'k', parent: 'a1' });
+    const k2 = d.connect({ ...hello, agent: 'k', parent: 'a1' });
+    expect(d.request(a, { type: 'delegate', id: 'd', child: 'k', limits: { cost_usd: 1 } }).type).toBe('delegated');
+    d.disconnect(k1);
+    d.advance(61_000); // the hold's lease runs out while k is still connected on k2
+    const j = d.connect({ ...hello, agent: 'j', parent: 'a1' });
+    expect(d.request(j, { type: 'reserve', id: 'j', cost_usd: 0.01 })).toMatchObject({ type: 'deny', code: 'FANOUT_LIMIT' });
+    d.disconnect(j);
+    d.disconnect(k2);
+    const j2 = d.connect({ ...hello, agent: 'j2', parent: 'a1' });
+    expect(d.request(j2, { type: 'reserve', id: 'j2', cost_usd: 0.01 }).type).toBe('grant');
+  });
 });

@@ -95,6 +95,7 @@ export class Engine {
     this.clock = new PeriodClock(opts.config.timezone);
     this.runaway = new Runaway(opts.config, (level, kind, scope, message) => this.alert(level, kind, scope, message));
     this.now = opts.now ?? 0;
+    this.minShareInUse = usesMinShare(opts.config);
     this.scope(GLOBAL, null);
     if (opts.restored) this.restore(opts.restored);
   }
@@ -150,12 +151,9 @@ export class Engine {
     let s = this.scopes.get(id);
     if (!s) {
       s = newScope(id, parent);
-      parent?.children.add(s);
       this.scopes.set(id, s);
     } else if (parent && s.parent !== parent && id !== GLOBAL) {
-      s.parent?.children.delete(s);
       s.parent = parent;
-      parent.children.add(s);
       this.invalidateLimits();
     }
     return s;
@@ -281,6 +279,7 @@ export class Engine {
     chain.push(agent);
     agent.chain = chain;
     agent.connections += 1;
+    chain[chain.length - 2]?.live_children.add(agent);
     for (const s of chain) this.changed.add(s);
     if (agent.live_conn === null) agent.live_conn = connId;
     this.conns.set(connId, { id: connId, hello: frame, agent, chain, ...(fanout ? { fanout: { scope: fanout.scope, message: fanout.message } } : {}) });
@@ -306,8 +305,8 @@ export class Engine {
       conn.agent.connections -= 1;
       if (conn.agent.live_conn === connId) conn.agent.live_conn = null;
       // A sub-agent without a delegation stops counting toward its parent's fan-out when it leaves.
-      const parent = conn.chain[conn.chain.length - 2];
-      if (conn.hello?.parent !== undefined && parent && conn.agent.connections === 0 && !conn.agent.hold) this.runaway.release(parent, conn.agent);
+      if (conn.agent.connections === 0 && !conn.agent.hold) this.runaway.release(conn.agent);
+      if (conn.agent.connections === 0) conn.chain[conn.chain.length - 2]?.live_children.delete(conn.agent);
     }
     // Reservations outlive a dropped connection until their lease ends, so a reconnecting
     // agent can still commit them.
@@ -506,28 +505,35 @@ export class Engine {
   /**
    * min_share: at the requesting agent's parent, each connected sibling with a `min_share` keeps
    * that share of the parent's limit, less what it already used or holds, out of this request's
-   * reach. Undefined (no cost on the hot path) when no sibling asks for a share.
+   * reach. Shares that add up to more than the whole are scaled down, so they can never refuse
+   * everyone. Undefined, at no cost, when the config has no min_share.
    */
   private siblingsShare(chain: readonly ScopeState[], periods: PeriodKeys): ((scope: ScopeState, check: Check) => number) | undefined {
+    if (!this.minShareInUse) return undefined;
     const agent = chain[chain.length - 1];
     const parent = chain[chain.length - 2];
-    if (!agent || !parent || parent.children.size < 2) return undefined;
+    if (!agent || !parent || parent.live_children.size < 2) return undefined;
     const siblings: Array<{ scope: ScopeState; share: number }> = [];
-    for (const s of parent.children) {
+    let total = this.limitsOf(agent).minShare ?? 0;
+    for (const s of parent.live_children) {
       if (s === agent || s.connections === 0 || s.cap) continue;
       const share = this.limitsOf(s).minShare;
-      if (share) siblings.push({ scope: s, share });
+      if (!share) continue;
+      siblings.push({ scope: s, share });
+      total += share;
     }
     if (siblings.length === 0) return undefined;
+    const scale = total > 1 ? 1 / total : 1;
     return (scope, check) => {
       if (scope !== parent) return 0;
       let kept = 0;
-      for (const { scope: s, share } of siblings) kept += Math.max(0, Math.floor(check.limit * share) - usedFor(s, check, periods));
+      for (const { scope: s, share } of siblings) kept += Math.max(0, Math.floor(check.limit * share * scale) - usedFor(s, check, periods));
       return kept;
     };
   }
 
   private readonly pricedByDefault = new Set<string>();
+  private minShareInUse = false;
 
   /** Once per model (bounded): an operator should know some spend is priced by guesswork. */
   private pricingAlert(model: string | undefined, warning: string): void {
@@ -803,13 +809,14 @@ export class Engine {
     if (frame.limits.cost_usd !== undefined) deltas[COST] = usdToNano(frame.limits.cost_usd);
     if (frame.limits.tokens !== undefined) deltas[TOKENS] = frame.limits.tokens;
     const periods = this.periods();
+    const withheld = this.siblingsShare(conn.chain, periods);
     for (let i = 0; i < conn.chain.length; i++) {
       const s = conn.chain[i] as ScopeState;
       for (const c of this.limitsOf(s).checks) {
         if (c.mode === 'soft' || !(c.dim in deltas)) continue;
         const placed = placementsFor(conn.chain, { [c.dim]: deltas[c.dim] ?? 0 }).some((p) => p.scope === s);
         if (!placed) continue;
-        if (usedFor(s, c, periods) + (deltas[c.dim] ?? 0) > c.limit) {
+        if (usedFor(s, c, periods) + (deltas[c.dim] ?? 0) + (withheld ? withheld(s, c) : 0) > c.limit) {
           this.deny(conn.id, frame.id, 'BUDGET_EXCEEDED', s.id, `delegating ${describeDeltas(deltas)} would exceed ${s.id}'s ${checkName(c)} limit of ${checkFigure(c, c.limit)} (${checkFigure(c, usedFor(s, c, periods))} used or reserved)`);
           return;
         }
@@ -829,9 +836,11 @@ export class Engine {
       hold.expires_ms = this.now + this.config.reservations.lease;
     } else {
       this.openHold(parent, conn.chain, placements, deltas, child, conn.id);
-      // The cap counts what the child already used, so it can spend exactly the delegated amount more.
+      // The cap counts what the child already spent, so it can spend exactly the delegated amount
+      // more. Its reservations in flight count against the cap too: they were held on the parent's
+      // chain, and settling them draws on this delegation's hold.
       const cap: Deltas = {};
-      for (const dim in deltas) cap[dim] = (deltas[dim] ?? 0) + (child.counters.life[dim] ?? 0) + (child.reserved[dim] ?? 0);
+      for (const dim in deltas) cap[dim] = (deltas[dim] ?? 0) + (child.counters.life[dim] ?? 0);
       child.cap = cap;
       child.chain = [...conn.chain, child];
     }
@@ -876,12 +885,17 @@ export class Engine {
   endDelegation(child: ScopeState, why: 'bye' | 'expired'): void {
     const hold = child.hold;
     if (!hold) return;
+    // What the child delegated further is funded only by the child's hold: it ends first, or a
+    // grandchild would keep spending budget its grandparent already got back.
+    for (const r of [...this.reservations.values()]) {
+      if (r.kind === 'hold' && r.owner === child && r.child && this.reservations.has(r.id)) this.endDelegation(r.child, why);
+    }
     for (const r of [...this.reservations.values()]) {
       if (r.kind === 'call' && r.owner === child) this.releaseReservation(r);
     }
     const returned = { ...(hold.remaining ?? {}) };
     this.releaseReservation(hold);
-    this.runaway.release(hold.owner, child);
+    if (child.connections === 0) this.runaway.release(child);
     this.emit({ type: 'action', row: { ts: this.now, kind: 'delegation_end', scope: child.id, actor: 'daemon', data: { why, returned_cost_nano: returned[COST] ?? 0, returned_tokens: returned[TOKENS] ?? 0 } } });
     this.checkThresholds(hold.chain);
   }
@@ -918,6 +932,7 @@ export class Engine {
       this.emit({ type: 'action', row: { ts: this.now, kind: 'limits', scope: GLOBAL, actor: `config:${path ?? '(embedded defaults)'}`, data: { limits: config.limits, scopes: config.scopes } } });
     }
     this.config = config;
+    this.minShareInUse = usesMinShare(config);
     this.config_path = path;
     this.config_loaded_ms = this.now;
     this.config_error = null;
@@ -994,6 +1009,10 @@ export class Engine {
     this.dirty.clear();
     return list;
   }
+}
+
+function usesMinShare(config: Config): boolean {
+  return [...Object.values(config.limits), ...Object.values(config.scopes)].some((b) => (b?.min_share ?? 0) > 0);
 }
 
 function priceBookOf(config: Config): PriceBook {

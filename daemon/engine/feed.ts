@@ -44,7 +44,9 @@ export function feedFrame(engine: Engine, full: boolean, sinceAlertSeq: number):
   for (const a of waiting) list.add(a);
   for (const s of engine.runaway.tripped) {
     list.add(s);
-    if (engine.runaway.breakerState(s, engine.now) === 'closed') engine.runaway.tripped.delete(s);
+    // Only open → half-open happens by time alone; what follows is decided by a request, which
+    // marks its scopes changed anyway (a new trip adds the scope back).
+    if (engine.runaway.breakerState(s, engine.now) !== 'open') engine.runaway.tripped.delete(s);
   }
   const under = new Map<ScopeState, number>();
   let agents = 0;

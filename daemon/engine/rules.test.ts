@@ -84,6 +84,19 @@ describe('engine: limit rules', () => {
     expect(d.request(greedy, { type: 'reserve', id: 'r4', cost_usd: 0.01 })).toMatchObject({ type: 'deny', scope: 'task:t1' });
   });
 
+  it('min_share shares that add up to more than the whole are scaled down, never refusing everyone; delegate honours them too', () => {
+    const d = new EngineDriver({ limits: { task: { cost_usd: 1.1, mode: 'hard' }, agent: { min_share: 0.1 } } });
+    const conns = Array.from({ length: 11 }, (_, i) => d.connect({ ...hello, agent: `m${i}` }));
+    // 11 × 10 % = 110 %: each keeps 1/11 of the task, $0.10 here.
+    expect(d.request(conns[0] as number, { type: 'reserve', id: 'r', cost_usd: 0.1 }).type).toBe('grant');
+    expect(d.request(conns[0] as number, { type: 'reserve', id: 'r2', cost_usd: 0.01 })).toMatchObject({ type: 'deny', code: 'BUDGET_EXCEEDED' });
+    const e = new EngineDriver({ limits: { task: { cost_usd: 1, mode: 'hard' }, agent: { min_share: 0.4 } } });
+    const greedy = e.connect(hello);
+    e.connect({ ...hello, agent: 'quiet' });
+    expect(e.request(greedy, { type: 'delegate', id: 'd', child: 'kid', limits: { cost_usd: 0.61 } })).toMatchObject({ type: 'deny', code: 'BUDGET_EXCEEDED' });
+    expect(e.request(greedy, { type: 'delegate', id: 'd2', child: 'kid', limits: { cost_usd: 0.6 } }).type).toBe('delegated');
+  });
+
   it("max_share applies to the parent's calendar windows too", () => {
     const d = new EngineDriver({ limits: { user: { per_day: { cost_usd: 1 }, mode: 'hard' }, session: { max_share: 0.25 } } });
     const c = d.connect(hello);

@@ -54,6 +54,7 @@ export class Runaway {
   private readonly calls = new Map<ScopeState, number[]>();
   readonly inflight = new Map<ScopeState, number>();
   readonly children = new Map<ScopeState, Set<ScopeState>>();
+  private readonly parentOf = new Map<ScopeState, ScopeState>();
   /**
    * Scopes whose breaker tripped and has not been seen closed again: their state changes with
    * time alone (open → half-open → closed), so the live feed re-sends them until it is closed.
@@ -189,7 +190,7 @@ export class Runaway {
     }
     const tool = this.toolRule(agent, frame.tool, costUsd);
     if (tool) {
-      if (!tool.confirm) this.notify(agent, `tool:${frame.tool ?? ''}`, 'warning', 'tool', `tool refused: ${tool.message}. Change the agent's tools or the \`tools\` policy if it should be allowed.`);
+      if (!tool.confirm) this.notify(agent, 'tool', 'warning', 'tool', `tool refused: ${tool.message}. Change the agent's tools or the \`tools\` policy if it should be allowed.`);
       return tool;
     }
     for (const s of chain) {
@@ -357,13 +358,20 @@ export class Runaway {
   }
 
   adopt(parent: ScopeState, child: ScopeState): void {
+    const before = this.parentOf.get(child);
+    if (before && before !== parent) this.children.get(before)?.delete(child);
+    this.parentOf.set(child, parent);
     this.rearm(parent, 'fanout');
     let kids = this.children.get(parent);
     if (!kids) this.children.set(parent, (kids = new Set()));
     kids.add(child);
   }
 
-  release(parent: ScopeState, child: ScopeState): void {
+  /** The child no longer counts toward its parent's fan-out (it left, or its delegation ended unused). */
+  release(child: ScopeState): void {
+    const parent = this.parentOf.get(child);
+    if (!parent) return;
+    this.parentOf.delete(child);
     this.children.get(parent)?.delete(child);
   }
 }

@@ -18,8 +18,8 @@ export interface ScopeCounters {
 export interface ScopeState {
   readonly id: ScopeId;
   parent: ScopeState | null;
-  /** Scopes whose parent this is (for the siblings' min_share). */
-  readonly children: Set<ScopeState>;
+  /** Connected child agents (for the siblings' min_share); a child leaves it with its last connection. */
+  readonly live_children: Set<ScopeState>;
   /** The chain of the agent's latest connection (agent scopes only): a child's chain extends it. */
   chain: ScopeState[] | null;
   counters: ScopeCounters;
@@ -92,7 +92,7 @@ export function newScope(id: ScopeId, parent: ScopeState | null): ScopeState {
   return {
     id,
     parent,
-    children: new Set(),
+    live_children: new Set(),
     chain: null,
     counters: { life: {}, windows: {}, first_event_ms: null, grace_used: false },
     reserved: {},

@@ -207,13 +207,14 @@ type Phase = 'connect' | 'welcome' | 'reply' | 'pending' | 'release' | 'done';
 const RESERVE_ID = 'hook-reserve';
 /**
  * What the hook reserves: one nano-dollar, the smallest amount there is. A free request would
- * still fit a session spent to exactly its limit; this one does not, so at 100 % tools stop.
+ * still fit a session spent to exactly its cost limit; this one does not, so at 100 % of a cost
+ * limit tools stop. (It asks for no tokens: token limits block once they are over.)
  */
 const ASK_USD = 1e-9;
 const RELEASE_ID = 'hook-release';
 
 /**
- * One connection, one zero-cost `reserve` (the daemon answers KILLED, BUDGET_EXCEEDED,
+ * One connection, one one-nano-dollar `reserve` (the daemon answers KILLED, BUDGET_EXCEEDED,
  * TOOL_DENIED … or `pending` for an approval-mode limit), and a `release` of any grant so that
  * it holds nothing for its lease.
  */
