@@ -110,14 +110,15 @@ describe('engine: reservations', () => {
     expect((task?.reserved.cost_usd ?? 0) + (task?.counters.life.cost_usd ?? 0)).toBeLessThanOrEqual(1e9);
   });
 
-  it("a delegation's cap leaves out the child's earlier reservations: releasing them never frees more than was delegated", () => {
+  it('a child with reservations in flight on its parent\'s budget gets no delegation until they settle; then exactly the amount', () => {
     const d = new EngineDriver({ limits: { task: { cost_usd: 1, mode: 'hard' } } });
     const a = d.connect(hello);
     const k = d.connect({ ...hello, agent: 'k', parent: 'a1' });
     const early = d.request(k, { type: 'reserve', id: 'e', cost_usd: 0.5 });
     if (early.type !== 'grant') throw new Error(JSON.stringify(early));
-    expect(d.request(a, { type: 'delegate', id: 'd', child: 'k', limits: { cost_usd: 0.5 } }).type).toBe('delegated');
+    expect(d.request(a, { type: 'delegate', id: 'd', child: 'k', limits: { cost_usd: 0.5 } })).toMatchObject({ type: 'deny', code: 'ALIASED', scope: 'agent:k' });
     d.request(k, { type: 'release', id: 'rel', reservation: early.reservation });
+    expect(d.request(a, { type: 'delegate', id: 'd2', child: 'k', limits: { cost_usd: 0.5 } }).type).toBe('delegated');
     expect(d.request(k, { type: 'reserve', id: 'big', cost_usd: 0.51 })).toMatchObject({ type: 'deny', code: 'BUDGET_EXCEEDED', scope: 'agent:k' });
     expect(d.request(k, { type: 'reserve', id: 'fits', cost_usd: 0.5 }).type).toBe('grant');
     const sibling = d.connect({ ...hello, agent: 'sib' });

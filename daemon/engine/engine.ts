@@ -800,6 +800,16 @@ export class Engine {
       this.deny(conn.id, frame.id, 'ALIASED', child.id, `${child.id} already holds a budget delegated by ${child.hold.owner.id}`);
       return;
     }
+    // Reservations and delegations the child made on its parent's budget would settle against
+    // the new delegation's hold: one budget used as two. They settle first.
+    if (!child.hold) {
+      let inFlight = 0;
+      for (const r of this.reservations.values()) if (r.owner === child) inFlight += 1;
+      if (inFlight > 0) {
+        this.deny(conn.id, frame.id, 'ALIASED', child.id, `${child.id} has ${inFlight} reservation${inFlight === 1 ? '' : 's'} or delegation${inFlight === 1 ? '' : 's'} in flight on its parent's budget; delegate to it once they are settled`);
+        return;
+      }
+    }
     const fanout = this.runaway.fanout(conn.chain, parent, child);
     if (fanout) {
       this.deny(conn.id, frame.id, fanout.code, fanout.scope.id, fanout.message);
@@ -836,9 +846,7 @@ export class Engine {
       hold.expires_ms = this.now + this.config.reservations.lease;
     } else {
       this.openHold(parent, conn.chain, placements, deltas, child, conn.id);
-      // The cap counts what the child already spent, so it can spend exactly the delegated amount
-      // more. Its reservations in flight count against the cap too: they were held on the parent's
-      // chain, and settling them draws on this delegation's hold.
+      // The cap counts what the child already spent, so it can spend exactly the delegated amount more.
       const cap: Deltas = {};
       for (const dim in deltas) cap[dim] = (deltas[dim] ?? 0) + (child.counters.life[dim] ?? 0);
       child.cap = cap;
