@@ -3,6 +3,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, REPO } from './daemon-process.js';
+import { Terminal } from './terminal.js';
 
 /**
  * `spendguard demo` tried as a new user would: the real command with its dashboard, in a real
@@ -12,54 +13,10 @@ import { BIN, REPO } from './daemon-process.js';
  * for what it waits for, so a busy machine makes the test slower, not red.
  */
 
-const SOCKET = `sg-demo-tui-${process.pid}-${Date.now()}`;
+const term = new Terminal('sg-demo-tui');
+const { tmux, screen, shellScreen, pane, keys, waitForScreen } = term;
 const EXITED = '[demo exited';
 const TTY = '[tty:';
-
-/** The environment of a user's shell: none of vitest's variables (NODE_ENV=test, VITEST…) or CI flags. */
-function userEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (/^(VITEST|NODE_ENV$|NODE_OPTIONS$|CI$|CONTINUOUS_INTEGRATION$|TEST$|TINYPOOL)/.test(name)) continue;
-    env[name] = value;
-  }
-  env.LANG ??= 'C.UTF-8';
-  return env;
-}
-
-function tmux(...args: string[]): string {
-  return execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8', env: userEnv() });
-}
-
-/** What the pane shows now (the dashboard while it is up: it draws on the alternate screen). */
-function screen(session: string): string {
-  return tmux('capture-pane', '-p', '-t', session);
-}
-
-/** The screen the shell had before the dashboard took over; '' when the pane is not on the alternate screen. */
-function shellScreen(session: string): string {
-  return tmux('capture-pane', '-p', '-a', '-q', '-t', session);
-}
-
-function pane(session: string, format: string): string {
-  return tmux('display-message', '-p', '-t', session, format).trim();
-}
-
-function keys(session: string, input: string): void {
-  tmux('send-keys', '-t', session, '-l', input);
-}
-
-async function waitForScreen(session: string, want: string | RegExp | ((s: string) => boolean), timeoutMs = 20_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  const test = typeof want === 'function' ? want : (s: string): boolean => (typeof want === 'string' ? s.includes(want) : want.test(s));
-  let last = '';
-  while (Date.now() < deadline) {
-    last = screen(session);
-    if (test(last)) return last;
-    await sleep(150);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${String(want)} on the screen:\n${last}`);
-}
 
 /** `today $0.681/$200` in the header: the day's spend. */
 function spentToday(s: string): number | undefined {
@@ -196,11 +153,7 @@ async function quitAndCheckCleanup(session: string, info: Started): Promise<void
 }
 
 afterAll(async () => {
-  try {
-    tmux('kill-server');
-  } catch {
-    // never started, or already gone
-  }
+  term.kill();
   // A failed run must not leave a demo behind: SIGHUP (kill-server) stops it; SIGKILL what did not go.
   await sleep(started.some((s) => s.pids.some(alive)) ? 3_000 : 0);
   for (const s of started) {

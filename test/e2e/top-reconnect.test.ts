@@ -1,8 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, type DaemonProcess, RawAgent, startDaemonProcess, tempStateDir, writeConfig } from './daemon-process.js';
+import { Terminal } from './terminal.js';
 
 /**
  * `spendguard top` surviving a daemon restart, in a real terminal (tmux at 80×24): the daemon is
@@ -12,43 +11,9 @@ import { BIN, type DaemonProcess, RawAgent, startDaemonProcess, tempStateDir, wr
  * again and shows what is spent from then on.
  */
 
-const SOCKET = `sg-top-reconnect-${process.pid}-${Date.now()}`;
+const term = new Terminal('sg-top-reconnect');
+const { tmux, screen, keys, waitForScreen } = term;
 const EXITED = '[top exited';
-
-/** A user's shell: no vitest or CI variables, and nothing that would point top elsewhere than --state-dir. */
-function userEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (/^(VITEST|NODE_ENV$|NODE_OPTIONS$|CI$|CONTINUOUS_INTEGRATION$|TINYPOOL|SPENDGUARD_)/.test(name)) continue;
-    env[name] = value;
-  }
-  env.LANG ??= 'C.UTF-8';
-  return env;
-}
-
-function tmux(...args: string[]): string {
-  return execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8', env: userEnv() });
-}
-
-function screen(session: string): string {
-  return tmux('capture-pane', '-p', '-t', session);
-}
-
-function keys(session: string, input: string): void {
-  tmux('send-keys', '-t', session, '-l', input);
-}
-
-async function waitForScreen(session: string, want: string | RegExp | ((s: string) => boolean), timeoutMs = 15_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  const test = typeof want === 'function' ? want : (s: string): boolean => (typeof want === 'string' ? s.includes(want) : want.test(s));
-  let last = '';
-  while (Date.now() < deadline) {
-    last = screen(session);
-    if (test(last)) return last;
-    await sleep(100);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${String(want)} on the screen:\n${last}`);
-}
 
 function startTop(session: string, stateDir: string): void {
   const command = `${process.execPath} ${BIN} top --state-dir ${stateDir}; echo "${EXITED} $?]"; sleep 60`;
@@ -78,11 +43,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const a of agents) a.close();
-  try {
-    tmux('kill-server');
-  } catch {
-    // never started, or already gone
-  }
+  term.kill();
   await daemon?.stop();
   rmSync(stateDir, { recursive: true, force: true });
 });

@@ -1,39 +1,18 @@
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, type DaemonProcess, RawAgent, startDaemonProcess, tempStateDir, writeConfig } from './daemon-process.js';
+import { Terminal } from './terminal.js';
 
 /**
  * `spendguard top` as an operator runs it: a real daemon, the real command in a real terminal
  * (tmux at 80×24), keys typed into it, and the screen read back with capture-pane.
  */
 
-const SOCKET = `sg-tui-${process.pid}-${Date.now()}`;
+const term = new Terminal('sg-tui');
 const SESSION = 'top';
 const EXITED = '[top exited';
-
-function tmux(...args: string[]): string {
-  return execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
-}
-
-function screen(): string {
-  return tmux('capture-pane', '-p', '-t', SESSION);
-}
-
-function keys(...input: string[]): void {
-  tmux('send-keys', '-t', SESSION, '-l', ...input);
-}
-
-/** Polls the screen until `want` is on it; fails with the last screen shown. */
-async function waitForScreen(want: string | RegExp, timeoutMs = 15_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    last = screen();
-    if (typeof want === 'string' ? last.includes(want) : want.test(last)) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${String(want)} on the screen:\n${last}`);
-}
+const tmux = term.tmux;
+const keys = (input: string): void => term.keys(SESSION, input);
+const waitForScreen = (want: string | RegExp, timeoutMs = 15_000): Promise<string> => term.waitForScreen(SESSION, want, timeoutMs);
 
 let daemon: DaemonProcess;
 let stateDir: string;
@@ -45,11 +24,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  try {
-    tmux('kill-server');
-  } catch {
-    // already gone: top quit and the pane's shell ended
-  }
+  term.kill();
   await daemon?.stop();
 });
 
