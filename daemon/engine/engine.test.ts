@@ -141,4 +141,22 @@ describe('engine: reservations', () => {
     const j2 = d.connect({ ...hello, agent: 'j2', parent: 'a1' });
     expect(d.request(j2, { type: 'reserve', id: 'j2', cost_usd: 0.01 }).type).toBe('grant');
   });
+
+  it('a lapsed delegation and its own expired reservations are released once: reserved never goes below zero', () => {
+    const d = new EngineDriver({ limits: { task: { cost_usd: 1, mode: 'hard' } }, reservations: { lease: '1m' } });
+    const a = d.connect(hello);
+    expect(d.request(a, { type: 'delegate', id: 'd', child: 'b', limits: { cost_usd: 0.5 } }).type).toBe('delegated');
+    const b = d.connect({ ...hello, agent: 'b', parent: 'a1' });
+    expect(d.request(b, { type: 'reserve', id: 'r', cost_usd: 0.2 }).type).toBe('grant');
+    d.disconnect(b);
+    d.advance(61_000);
+    for (const id of ['task:t1', 'agent:a1', 'agent:b']) {
+      const reserved = d.engine.scopes.get(id as never)?.reserved ?? {};
+      for (const v of Object.values(reserved)) expect(v, `${id} reserved`).toBe(0);
+    }
+    // A second delegation gives b exactly its amount, not what a double release freed.
+    expect(d.request(a, { type: 'delegate', id: 'd2', child: 'b', limits: { cost_usd: 0.3 } }).type).toBe('delegated');
+    const b2 = d.connect({ ...hello, agent: 'b', parent: 'a1' });
+    expect(d.request(b2, { type: 'reserve', id: 'over', cost_usd: 0.31 })).toMatchObject({ type: 'deny', code: 'BUDGET_EXCEEDED', scope: 'agent:b' });
+  });
 });

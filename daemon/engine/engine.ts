@@ -612,8 +612,10 @@ export class Engine {
   }
 
   private releaseReservation(r: Reservation): void {
+    // Once only: ending a delegation releases its child's reservations, and the same sweep of
+    // expired leases may reach them again.
+    if (!this.reservations.delete(r.id)) return;
     for (const p of r.placements) addInto(p.scope.reserved, p.deltas, -1);
-    this.reservations.delete(r.id);
     if (r.kind === 'call') this.runaway.settled(r.chain);
     if (r.kind === 'hold' && r.child) {
       r.child.cap = null;
