@@ -241,8 +241,10 @@ class World {
       // Reserved equals the placements of live reservations and holds, and is never negative.
       const placed: Deltas = {};
       for (const r of e.reservations.values()) for (const p of r.placements) if (p.scope === s) for (const k in p.deltas) placed[k] = (placed[k] ?? 0) + (p.deltas[k] ?? 0);
-      expect(s.reserved[COST] ?? 0).toBe(placed[COST] ?? 0);
-      expect(s.reserved[COST] ?? 0).toBeGreaterThanOrEqual(0);
+      for (const dim of new Set([...Object.keys(placed), ...Object.keys(s.reserved)])) {
+        expect(s.reserved[dim] ?? 0, `${s.id} reserved ${dim}`).toBe(placed[dim] ?? 0);
+        expect(s.reserved[dim] ?? 0, `${s.id} reserved ${dim}`).toBeGreaterThanOrEqual(0);
+      }
       // Hard caps: commits of honest reservations plus what is still reserved never pass the limit;
       // only spend events (which always record) can push a scope over.
       const committed = mine.filter((r) => r.kind === 'commit').reduce((a, r) => a + r.cost_nano, 0);
