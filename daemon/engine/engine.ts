@@ -80,6 +80,10 @@ export class Engine {
   readonly adaptive = new AdaptiveSizer();
   readonly runaway: Runaway;
   overshoot_total = 0;
+  /** Models already alerted as priced at the default (bounded by MAX_ALERTS). */
+  private readonly pricedByDefault = new Set<string>();
+  /** Whether any limit block sets min_share: without one, reserves skip the siblings' scan. */
+  private minShareInUse = false;
   private seq = 0;
   private limitsGen = 0;
   private readonly limitsCache = new Map<ScopeState, { gen: number; limits: ScopeLimits }>();
@@ -304,9 +308,11 @@ export class Engine {
       for (const s of conn.chain) this.changed.add(s);
       conn.agent.connections -= 1;
       if (conn.agent.live_conn === connId) conn.agent.live_conn = null;
-      // A sub-agent without a delegation stops counting toward its parent's fan-out when it leaves.
-      if (conn.agent.connections === 0 && !conn.agent.hold) this.runaway.release(conn.agent);
-      if (conn.agent.connections === 0) conn.chain[conn.chain.length - 2]?.live_children.delete(conn.agent);
+      if (conn.agent.connections === 0) {
+        conn.chain[conn.chain.length - 2]?.live_children.delete(conn.agent);
+        // A sub-agent without a delegation stops counting toward its parent's fan-out when it leaves.
+        if (!conn.agent.hold) this.runaway.release(conn.agent);
+      }
     }
     // Reservations outlive a dropped connection until their lease ends, so a reconnecting
     // agent can still commit them.
@@ -531,9 +537,6 @@ export class Engine {
       return kept;
     };
   }
-
-  private readonly pricedByDefault = new Set<string>();
-  private minShareInUse = false;
 
   /** Once per model (bounded): an operator should know some spend is priced by guesswork. */
   private pricingAlert(model: string | undefined, warning: string): void {
@@ -898,7 +901,7 @@ export class Engine {
     // What the child delegated further is funded only by the child's hold: it ends first, or a
     // grandchild would keep spending budget its grandparent already got back.
     for (const r of [...this.reservations.values()]) {
-      if (r.kind === 'hold' && r.owner === child && r.child && this.reservations.has(r.id)) this.endDelegation(r.child, why);
+      if (r.kind === 'hold' && r.owner === child && r.child) this.endDelegation(r.child, why);
     }
     for (const r of [...this.reservations.values()]) {
       if (r.kind === 'call' && r.owner === child) this.releaseReservation(r);

@@ -56,8 +56,8 @@ export class Runaway {
   readonly children = new Map<ScopeState, Set<ScopeState>>();
   private readonly parentOf = new Map<ScopeState, ScopeState>();
   /**
-   * Scopes whose breaker tripped and has not been seen closed again: their state changes with
-   * time alone (open → half-open → closed), so the live feed re-sends them until it is closed.
+   * Scopes whose breaker is open: it turns half-open with time alone, so the live feed re-sends
+   * them until it sees that (later changes come with a request, which re-sends them anyway).
    */
   readonly tripped = new Set<ScopeState>();
   /**
@@ -156,7 +156,7 @@ export class Runaway {
 
   recordGrant(chain: readonly ScopeState[], now: number): void {
     // A granted request passed every rule of its chain: each may alert again on its next crossing.
-    for (const s of chain) this.crossing.delete(s);
+    if (this.crossing.size > 0) for (const s of chain) this.crossing.delete(s);
     for (const s of this.breakerScopes(chain)) {
       const b = this.breakers.get(s);
       if (!b) continue;

@@ -17,7 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AgentFrame } from '../../shared/protocol/agent.js';
+import { type AgentFrame, idempotencyKey } from '../../shared/protocol/agent.js';
 import type { Integration, IntegrationContext } from '../integrations.js';
 import { FRAME_LIMIT_BYTES } from './frames.js';
 import { decodeForPath, errorFrame, statusOf } from './http-frames.js';
@@ -179,7 +179,7 @@ export class HttpAgentApi {
       const out = frame.type === 'ping' ? errorFrame('INVALID', message, id) : { type: 'deny', id, code: 'RATE_LIMITED', scope: 'connection', message, retry_after_ms: session.bucket.retryAfterMs() };
       return respond(res, statusOf(out), out);
     }
-    const key = frame.type === 'commit' ? (frame.key ?? frame.reservation) : frame.type === 'spend' ? frame.key : undefined;
+    const key = idempotencyKey(frame);
     const reply = session.expectReply(id, REPLY_TIMEOUT_MS);
     this.supervisor.dispatch({ type: 'agent', conn: session.conn, frame, key_known: key !== undefined && this.supervisor.keyKnown(key) });
     this.answer(session, res, await reply, id, false);

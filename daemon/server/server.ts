@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { idempotencyKey } from '../../shared/protocol/agent.js';
 import type { ConnId } from '../engine/state.js';
 import { decodeAgentFrame, decodeOperatorFrame } from './frames.js';
 import type { Logger } from './log.js';
@@ -137,7 +138,7 @@ export class SpendguardServer implements Transport {
       this.send(conn, JSON.stringify(frame.type === 'ping' ? { type: 'error', id: frame.id, code: 'INVALID', message: deny.message } : deny));
       return;
     }
-    const key = frame.type === 'commit' ? (frame.key ?? frame.reservation) : frame.type === 'spend' ? frame.key : undefined;
+    const key = idempotencyKey(frame);
     sup.dispatch({ type: 'agent', conn, frame, key_known: key !== undefined && sup.keyKnown(key) });
   }
 

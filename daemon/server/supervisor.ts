@@ -1,3 +1,4 @@
+import { idempotencyKey } from '../../shared/protocol/agent.js';
 import type { Engine } from '../engine/engine.js';
 import { feedFrame } from '../engine/feed.js';
 import type { ActionRow, Effect, EngineEvent, UsageRow } from '../engine/events.js';
@@ -98,8 +99,7 @@ export class Supervisor {
    */
   private restsOnQueuedKey(event: EngineEvent): boolean {
     if (event.type !== 'agent' || !event.key_known || this.pendingKeys.size === 0) return false;
-    const f = event.frame;
-    const key = f.type === 'commit' ? (f.key ?? f.reservation) : f.type === 'spend' ? f.key : undefined;
+    const key = idempotencyKey(event.frame);
     return key !== undefined && this.pendingKeys.has(key);
   }
 

@@ -90,6 +90,11 @@ export type Delegate = z.infer<typeof Delegate>;
 export type AgentFrame = z.infer<typeof AgentFrame>;
 export type AgentRequest = Exclude<AgentFrame, Hello>;
 
+/** The ledger key a request records under (SPEC §4: a commit without `key` uses its reservation id); undefined for requests that record nothing. */
+export function idempotencyKey(frame: AgentRequest): string | undefined {
+  return frame.type === 'commit' ? (frame.key ?? frame.reservation) : frame.type === 'spend' ? frame.key : undefined;
+}
+
 // ---- daemon → agent ----
 
 export const DENY_CODES = [
