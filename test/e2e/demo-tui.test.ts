@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, REPO } from './daemon-process.js';
+import { BIN, REPO, waitFor as poll } from './daemon-process.js';
 import { Terminal } from './terminal.js';
 
 /**
@@ -78,15 +78,8 @@ function announced(session: string): { url: string; stateDir: string } | undefin
   return m?.[1] && m[2] ? { url: m[1], stateDir: m[2] } : undefined;
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number, context: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${context()}`);
-    await sleep(150);
-  }
-}
+const waitFor = <T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number, context: () => string): Promise<T> =>
+  poll(what, probe, timeoutMs, context, 150);
 
 /** Starts the demo in its own tmux session; the shell then says how it exited and whether the tty is cooked again. */
 function startDemo(session: string, ci: 'unset' | 'true', size: { x: number; y: number }): void {

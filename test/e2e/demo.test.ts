@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { OperatorClient } from '../../shared/client/operator.js';
 import { PromptJson, type StatusJson } from '../../shared/protocol/operator.js';
-import { BIN } from './daemon-process.js';
+import { BIN, waitFor as poll } from './daemon-process.js';
 
 /**
  * `spendguard demo --no-tui` as a real process: its simulated agents run over real sockets
@@ -72,15 +72,8 @@ async function daemonLine(demo: DemoProcess): Promise<{ url: string; stateDir: s
   );
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number, context: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${context()}`);
-    await sleep(100);
-  }
-}
+const waitFor = <T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number, context: () => string): Promise<T> =>
+  poll(what, probe, timeoutMs, context, 100);
 
 function number(amounts: StatusJson['scopes'][string]['spent'] | undefined, key: string): number {
   const v = amounts?.[key];
