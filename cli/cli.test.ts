@@ -53,6 +53,7 @@ const STATUS: StatusJson = {
   agents: 3,
   prompts: 2,
   config: { path: '/etc/spendguard.yaml', loaded_at: 1_700_000_000_000, error: null },
+  ledger: { writable: true, error: null, since_ms: null },
   scopes: {
     global: {
       limit: { per_day: { cost_usd: 20 } },

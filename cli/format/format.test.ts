@@ -27,7 +27,7 @@ function scope(overrides: Partial<ScopeStatus>): ScopeStatus {
 }
 
 function status(scopes: Record<string, ScopeStatus>, prompts = 0): StatusJson {
-  return { agents: 1, prompts, scopes, config: { path: null, loaded_at: 0, error: null } };
+  return { agents: 1, prompts, scopes, config: { path: null, loaded_at: 0, error: null }, ledger: { writable: true, error: null, since_ms: null } };
 }
 
 describe('formatPressure', () => {

@@ -2,6 +2,7 @@ import { nanoToUsd, usdToNano } from '../../shared/money/money.js';
 import { costOf, PriceBook, priceFromUsd, type ModelPrice } from '../../shared/money/pricing.js';
 import type { AgentRequest, Commit, Delegate, DenyCode, Hello, Release, Reserve, Spend } from '../../shared/protocol/agent.js';
 import type { Config } from '../config/schema.js';
+import type { LedgerHealth } from '../../shared/protocol/operator.js';
 import { adaptiveOutput, AdaptiveSizer } from './adaptive.js';
 import { COST, TOKENS, addInto, usageDeltas, type Deltas } from './deltas.js';
 import { askDeltas, evaluate, placementsFor, usedFor, type Ask, type Binding } from './evaluate.js';
@@ -66,6 +67,7 @@ export class Engine {
   config_path: string | null;
   config_loaded_ms = 0;
   config_error: string | null = null;
+  ledger: LedgerHealth = { writable: true, error: null, since_ms: null };
   prices: PriceBook;
   readonly epoch: number;
   readonly scopes = new Map<ScopeId, ScopeState>();
@@ -125,6 +127,9 @@ export class Engine {
         break;
       case 'config':
         this.applyConfig(event.config, event.path);
+        break;
+      case 'ledger':
+        this.ledgerHealth(event.writable, event.error);
         break;
       case 'config_error':
         this.config_error = event.error;
@@ -245,6 +250,24 @@ export class Engine {
       }
     }
     return max;
+  }
+
+  private ledgerHealth(writable: boolean, error: string | null): void {
+    if (writable === this.ledger.writable) {
+      if (!writable) this.ledger = { ...this.ledger, error };
+      return;
+    }
+    this.ledger = writable ? { writable, error: null, since_ms: null } : { writable, error, since_ms: this.now };
+    for (const s of this.scopes.values()) this.changed.add(s);
+    if (writable) this.alert('info', 'ledger', GLOBAL, 'ledger writable again: reservations and delegations are granted again, held acknowledgements sent');
+    else this.alert('critical', 'ledger', GLOBAL, `ledger cannot be written (${error ?? 'unknown error'}): failing closed — reserve and delegate are denied UNAVAILABLE and no spend is acknowledged until it can. Free disk space under the state dir.`);
+  }
+
+  /** Fail closed: nothing that would need a ledger row to be safe is granted while the ledger cannot be written. */
+  unavailable(conn: ConnId, id: string): boolean {
+    if (this.ledger.writable) return false;
+    this.deny(conn, id, 'UNAVAILABLE', GLOBAL, `the ledger cannot be written (${this.ledger.error ?? 'unknown error'}); nothing is granted until it can — retry later`, 1_000);
+    return true;
   }
 
   // ---------------------------------------------------------------- connections
@@ -378,6 +401,7 @@ export class Engine {
 
   /** Common gate of every request that would use budget. Returns false when it answered a deny. */
   private admit(conn: Connection, id: string): boolean {
+    if (this.unavailable(conn.id, id)) return false;
     const killed = this.killedIn(conn.chain);
     if (killed) {
       this.deny(conn.id, id, 'KILLED', killed.id, `${killed.id} was killed: ${killed.killed?.reason ?? ''}`.trim());

@@ -11,7 +11,9 @@ export type EngineEvent =
   | { readonly type: 'operator'; readonly conn: ConnId; readonly frame: OperatorFrame; readonly actor: string }
   | { readonly type: 'tick' }
   | { readonly type: 'config'; readonly config: Config; readonly path: string | null }
-  | { readonly type: 'config_error'; readonly error: string };
+  | { readonly type: 'config_error'; readonly error: string }
+  /** The shell's ledger writes failed (`writable: false`, with why) or succeed again: fail closed meanwhile. */
+  | { readonly type: 'ledger'; readonly writable: boolean; readonly error: string | null };
 
 export interface UsageRow {
   readonly key: string;
@@ -47,7 +49,7 @@ export interface Alert {
   readonly seq: number;
   readonly at_ms: number;
   readonly level: AlertLevel;
-  readonly kind: 'threshold' | 'kill' | 'resume' | 'overshoot' | 'prompt' | 'grant' | 'config' | 'pricing' | 'breaker' | 'loop' | 'amplification' | 'fanout' | 'rate' | 'tool' | 'wall_time';
+  readonly kind: 'threshold' | 'kill' | 'resume' | 'overshoot' | 'prompt' | 'grant' | 'config' | 'pricing' | 'breaker' | 'loop' | 'amplification' | 'fanout' | 'rate' | 'tool' | 'wall_time' | 'ledger';
   readonly scope: string;
   readonly message: string;
 }

@@ -70,5 +70,6 @@ export function feedFrame(engine: Engine, full: boolean, sinceAlertSeq: number):
     burn_series_usd: global ? global.burn.series(engine.now, SPARK_BUCKETS).map((n) => nanoToUsd(Math.round(n))) : [],
     config: { path: engine.config_path, loaded_at: engine.config_loaded_ms, error: engine.config_error },
     approvals: { timeout_ms: engine.config.approvals.timeout, increment_usd: engine.config.approvals.increment_usd },
+    ledger: engine.ledger,
   };
 }

@@ -26,9 +26,11 @@ export function handleOperator(engine: Engine, conn: ConnId, frame: OperatorFram
       ok(kill(engine, frame, actor));
       return;
     case 'resume':
+      if (!engine.ledger.writable) return fail(`ledger: cannot be written (${engine.ledger.error ?? 'unknown error'}); a resume must be recorded before it takes effect — free disk space and retry`);
       ok(resume(engine, frame, actor));
       return;
     case 'grant': {
+      if (!engine.ledger.writable) return fail(`ledger: cannot be written (${engine.ledger.error ?? 'unknown error'}); a grant must be recorded before it takes effect — free disk space and retry`);
       const r = grant(engine, frame, actor);
       if (r.ok) ok(r.message);
       else fail(r.message);

@@ -87,6 +87,7 @@ export function statusJson(engine: Engine): StatusJson {
     scopes,
     prompts: engine.prompts.size,
     config: { path: engine.config_path, loaded_at: engine.config_loaded_ms, error: engine.config_error },
+    ledger: engine.ledger,
   };
 }
 

@@ -108,6 +108,8 @@ export const DENY_CODES = [
   'ALIASED',
   'LOOP_DETECTED',
   'FANOUT_LIMIT',
+  /** The ledger cannot be written (a full disk, an I/O error): the daemon fails closed until it can. */
+  'UNAVAILABLE',
 ] as const;
 export const DenyCode = z.enum(DENY_CODES);
 export type DenyCode = z.infer<typeof DenyCode>;

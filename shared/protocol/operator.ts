@@ -119,6 +119,10 @@ export const PromptJson = z.object({
   limit_usd: z.number().nullable().default(null),
 });
 
+/** Whether the ledger accepts writes: while it does not, reserve/delegate are denied UNAVAILABLE and no usage is acknowledged. */
+export const LedgerHealth = z.object({ writable: z.boolean(), error: z.string().nullable(), since_ms: z.number().nullable() });
+const LEDGER_OK = { writable: true, error: null, since_ms: null };
+
 export const FeedFrame = z.object({
   type: z.literal('feed'),
   /** true: `scopes` is the whole tree (replace); false: only scopes that changed (merge). */
@@ -135,6 +139,7 @@ export const FeedFrame = z.object({
   burn_series_usd: z.array(z.number()),
   config: z.object({ path: z.string().nullable(), loaded_at: z.number(), error: z.string().nullable() }),
   approvals: z.object({ timeout_ms: z.number(), increment_usd: z.number() }),
+  ledger: LedgerHealth.default(LEDGER_OK),
 });
 
 export const StatusJson = z.object({
@@ -142,8 +147,8 @@ export const StatusJson = z.object({
   scopes: z.record(z.string(), ScopeStatus),
   prompts: z.number(),
   config: z.object({ path: z.string().nullable(), loaded_at: z.number(), error: z.string().nullable() }),
+  ledger: LedgerHealth.default(LEDGER_OK),
 });
-
 
 export const OperatorResult = z.object({
   type: z.literal('result'),
@@ -162,3 +167,4 @@ export type StatusJson = z.infer<typeof StatusJson>;
 export type PromptJson = z.infer<typeof PromptJson>;
 export type OperatorResult = z.infer<typeof OperatorResult>;
 export type Breaker = z.infer<typeof Breaker>;
+export type LedgerHealth = z.infer<typeof LedgerHealth>;
