@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { DaemonFrame } from '../../shared/protocol/agent.js';
+import type { UsageRow } from './events.js';
 import { COST, TOKENS, CALLS, type Deltas } from './deltas.js';
 import { EngineDriver } from './testing.js';
 
@@ -28,13 +29,14 @@ const PARENTS = [
 const CHILDREN = ['c0', 'c1', 'c2'];
 
 type Op =
-  | { op: 'reserveCost'; who: number; usd: number }
+  | { op: 'reserveCost'; who: number; usd: number; critical: boolean }
   | { op: 'reserveModel'; who: number; input: number; output: number }
   | { op: 'commit'; who: number; pick: number; fraction: number; resend: boolean }
   | { op: 'release'; who: number; pick: number }
   | { op: 'spend'; who: number; usd: number; reuseKey: boolean }
   | { op: 'delegate'; who: number; child: number; usd: number }
   | { op: 'childUp'; child: number; parent: number }
+  | { op: 'childElsewhere'; child: number; task: number }
   | { op: 'childBye'; child: number }
   | { op: 'childDrop'; child: number }
   | { op: 'advance'; ms: number }
@@ -44,13 +46,14 @@ type Op =
 
 const who = fc.integer({ min: 0, max: PARENTS.length + CHILDREN.length - 1 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ op: fc.constant('reserveCost' as const), who, usd: fc.integer({ min: 1, max: 600 }).map((c) => c / 1000) }) },
+  { weight: 6, arbitrary: fc.record({ op: fc.constant('reserveCost' as const), who, usd: fc.integer({ min: 1, max: 600 }).map((c) => c / 1000), critical: fc.boolean() }) },
   { weight: 6, arbitrary: fc.record({ op: fc.constant('reserveModel' as const), who, input: fc.integer({ min: 0, max: 50_000 }), output: fc.integer({ min: 1, max: 100_000 }) }) },
   { weight: 8, arbitrary: fc.record({ op: fc.constant('commit' as const), who, pick: fc.nat(), fraction: fc.double({ min: 0, max: 1, noNaN: true }), resend: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('release' as const), who, pick: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('spend' as const), who, usd: fc.integer({ min: 0, max: 300 }).map((c) => c / 1000), reuseKey: fc.boolean() }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('delegate' as const), who: fc.integer({ min: 0, max: PARENTS.length + CHILDREN.length - 1 }), child: fc.integer({ min: 0, max: CHILDREN.length - 1 }), usd: fc.integer({ min: 1, max: 500 }).map((c) => c / 1000) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('childUp' as const), child: fc.integer({ min: 0, max: CHILDREN.length - 1 }), parent: fc.integer({ min: 0, max: PARENTS.length + CHILDREN.length - 1 }) }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('childElsewhere' as const), child: fc.integer({ min: 0, max: CHILDREN.length - 1 }), task: fc.integer({ min: 0, max: 3 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('childBye' as const), child: fc.integer({ min: 0, max: CHILDREN.length - 1 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('childDrop' as const), child: fc.integer({ min: 0, max: CHILDREN.length - 1 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 1_000, max: 90_000 }) }) },
@@ -73,7 +76,14 @@ class World {
   readonly grants: OpenGrant[][];
   readonly commitKeys: string[] = [];
   readonly spendKeys: string[] = [];
+  /** The reference's own record of open delegations: child → its delegator's chain and the amount moved. */
+  readonly delegations = new Map<string, { chain: string[]; amount: number; spentBefore: number }>();
+  private actionsSeen = 0;
   seq = 0;
+
+  private rowsOf(agent: string): UsageRow[] {
+    return this.d.ledger.filter((r) => r.agent === agent);
+  }
 
   constructor() {
     this.conns = [...PARENTS.map((p) => this.d.connect(p)), ...CHILDREN.map(() => null)];
@@ -99,7 +109,7 @@ class World {
         const id = this.id('r');
         const frame =
           o.op === 'reserveCost'
-            ? ({ type: 'reserve', id, cost_usd: o.usd } as const)
+            ? ({ type: 'reserve', id, cost_usd: o.usd, ...(o.critical ? { critical: true } : {}) } as const)
             : ({ type: 'reserve', id, model: 'm', input_tokens: o.input, max_output_tokens: o.output } as const);
         const headroom = o.op === 'reserveCost' ? this.costHeadroom(conn) : undefined;
         d.send(conn, frame);
@@ -155,7 +165,14 @@ class World {
       case 'delegate': {
         const conn = this.conns[o.who];
         if (conn == null) return;
-        d.send(conn, { type: 'delegate', id: this.id('d'), child: CHILDREN[o.child] as string, limits: { cost_usd: o.usd } });
+        const id = this.id('d');
+        const child = CHILDREN[o.child] as string;
+        d.send(conn, { type: 'delegate', id, child, limits: { cost_usd: o.usd } });
+        if (this.reply(conn, id)?.type === 'delegated') {
+          const parentChain = d.engine.conns.get(conn)?.chain.map((s) => s.id) ?? [];
+          const open = this.delegations.get(child);
+          this.delegations.set(child, { chain: parentChain, amount: (open?.amount ?? 0) + Math.round(o.usd * 1e9), spentBefore: open?.spentBefore ?? this.rowsOf(child).length });
+        }
         return;
       }
       case 'childUp': {
@@ -166,6 +183,17 @@ class World {
         const conn = d.connect({ agent: CHILDREN[o.child] as string, session: base.session, task: base.task, parent: parentName as string });
         const welcome = d.frames(conn).find((f) => f.type === 'welcome');
         if (welcome) {
+          this.conns[idx] = conn;
+          this.grants[idx] = [];
+        }
+        return;
+      }
+      case 'childElsewhere': {
+        // A child that joins without naming its parent, under any task: hole 1 of the trust core.
+        const idx = PARENTS.length + o.child;
+        if (this.conns[idx] != null) return;
+        const conn = d.connect({ agent: CHILDREN[o.child] as string, session: `s${o.task % 2}`, task: `t${o.task}` });
+        if (d.frames(conn).some((f) => f.type === 'welcome')) {
           this.conns[idx] = conn;
           this.grants[idx] = [];
         }
@@ -227,8 +255,27 @@ class World {
     return headroom;
   }
 
+  /**
+   * The reference's delegations: while one is open, every row of the child is charged to its
+   * delegator's chain (wherever the child said it was), and its spend from honest commits stays
+   * within the amounts moved to it.
+   */
+  private checkDelegations(): void {
+    for (const a of this.d.actions.slice(this.actionsSeen)) {
+      if (a.kind === 'delegation_end') this.delegations.delete(a.scope.slice('agent:'.length));
+    }
+    this.actionsSeen = this.d.actions.length;
+    for (const [child, del] of this.delegations) {
+      const rows = this.rowsOf(child).slice(del.spentBefore);
+      for (const r of rows) expect(r.chain.slice(0, del.chain.length), `${child}'s row ${r.key} is charged to its delegator's chain`).toEqual(del.chain);
+      const committed = rows.filter((r) => r.kind === 'commit').reduce((a, r) => a + r.cost_nano, 0);
+      expect(committed, `${child} committed within what was delegated to it`).toBeLessThanOrEqual(del.amount);
+    }
+  }
+
   /** Invariants of the engine against the ledger rows (the reference model). */
   check(): void {
+    this.checkDelegations();
     const e = this.d.engine;
     const rows = this.d.ledger;
     // No key twice in the ledger (the driver throws on a duplicate insert), and every ack of a resent key says duplicate.
@@ -286,7 +333,7 @@ describe('engine properties', () => {
         const keys = w.d.ledger.map((r) => r.key);
         expect(new Set(keys).size).toBe(keys.length);
       }),
-      { numRuns: 300 },
+      { numRuns: 500 },
     );
   });
 

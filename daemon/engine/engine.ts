@@ -283,7 +283,19 @@ export class Engine {
     const session = this.scope(scopeId('session', frame.session), user);
     const task = this.scope(scopeId('task', frame.task), session);
     let chain: ScopeState[] = [global, user, session, task];
-    if (frame.parent !== undefined) {
+    // A delegated child is the child of its delegator wherever it says it is: its budget is held
+    // on the delegator's chain, and only that chain may spend it.
+    const delegated = this.scopes.get(scopeId('agent', frame.agent))?.hold;
+    if (delegated) {
+      const owner = delegated.owner;
+      const fits = delegated.chain.includes(task) && (frame.parent === undefined || scopeId('agent', frame.parent) === owner.id);
+      if (!fits) {
+        this.conns.set(connId, { id: connId, hello: null, agent: null, chain: [] });
+        this.error(connId, undefined, 'INVALID', `agent:${frame.agent} holds a budget delegated by ${owner.id} under ${delegated.chain.map((s) => s.id).join(' > ')}: say hello there (parent ${owner.id.slice('agent:'.length)}), or after its delegation ends`);
+        return;
+      }
+      chain = [...delegated.chain];
+    } else if (frame.parent !== undefined) {
       const parent = this.scopes.get(scopeId('agent', frame.parent));
       const parentChain = parent?.chain && parent.chain.length > 0 ? parent.chain : [...chain, this.scope(scopeId('agent', frame.parent), task)];
       chain = [...parentChain];
@@ -577,8 +589,9 @@ export class Engine {
       periods: this.periods(),
       limitsOf: (s) => this.limitsOf(s).checks,
       skipApprovalAt: onceAt,
+      // Grace stands in for a prompt only: never on a hard limit or a delegated cap.
       grace: (scope, check) => {
-        if (scope.counters.grace_used) return 0;
+        if (scope.counters.grace_used || check.mode !== 'approval' || check.source !== 'config') return 0;
         if (check.dim === COST || check.dim.endsWith(':cost')) return graceCost;
         if (check.dim.includes('tokens')) return g.tokens;
         return 0;
@@ -825,6 +838,13 @@ export class Engine {
       this.deny(conn.id, frame.id, 'ALIASED', child.id, `${child.id} is already in this agent's chain`);
       return;
     }
+    for (const c of this.conns.values()) {
+      if (c.agent !== child) continue;
+      if (c.chain.length !== conn.chain.length + 1 || conn.chain.some((s, i) => c.chain[i] !== s)) {
+        this.deny(conn.id, frame.id, 'ALIASED', child.id, `${child.id} is connected under ${c.chain.slice(0, -1).map((s) => s.id).join(' > ')}, not under ${parent.id}: a delegated child must join under its delegator`);
+        return;
+      }
+    }
     if (child.hold && child.hold.owner !== parent) {
       this.deny(conn.id, frame.id, 'ALIASED', child.id, `${child.id} already holds a budget delegated by ${child.hold.owner.id}`);
       return;
@@ -833,7 +853,8 @@ export class Engine {
     // the new delegation's hold: one budget used as two. They settle first.
     if (!child.hold) {
       let inFlight = 0;
-      for (const r of this.reservations.values()) if (r.owner === child) inFlight += 1;
+      // Its sub-agents' too: they sit on the child's scope, which the cap would then count twice.
+      for (const r of this.reservations.values()) if (r.owner === child || r.chain.includes(child)) inFlight += 1;
       if (inFlight > 0) {
         this.deny(conn.id, frame.id, 'ALIASED', child.id, `${child.id} has ${inFlight} reservation${inFlight === 1 ? '' : 's'} or delegation${inFlight === 1 ? '' : 's'} in flight on its parent's budget; delegate to it once they are settled`);
         return;

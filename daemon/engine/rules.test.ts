@@ -24,21 +24,29 @@ describe('engine: limit rules', () => {
     expect(d.request(c, { type: 'reserve', id: 'r2', cost_usd: 0.01 }).type).toBe('pending');
   });
 
-  it('critical requests get the grace overdraft once per scope', () => {
-    const d = new EngineDriver({ limits: { task: { cost_usd: 1, mode: 'hard' } } });
+  it('critical requests get the grace overdraft once per scope, on an approval limit instead of a prompt', () => {
+    const d = new EngineDriver({ limits: { task: { cost_usd: 1, mode: 'approval' } } });
     const c = d.connect(hello);
     expect(d.request(c, { type: 'reserve', id: 'r1', cost_usd: 0.95 }).type).toBe('grant');
-    expect(d.request(c, { type: 'reserve', id: 'r2', cost_usd: 0.1 })).toMatchObject({ type: 'deny', code: 'BUDGET_EXCEEDED' });
+    expect(d.request(c, { type: 'reserve', id: 'r2', cost_usd: 0.1 })).toMatchObject({ type: 'pending' });
     expect(d.request(c, { type: 'reserve', id: 'r3', cost_usd: 0.1, critical: true })).toMatchObject({ type: 'grant' });
-    expect(d.request(c, { type: 'reserve', id: 'r4', cost_usd: 0.01, critical: true })).toMatchObject({ type: 'deny', code: 'BUDGET_EXCEEDED' });
+    expect(d.request(c, { type: 'reserve', id: 'r4', cost_usd: 0.01, critical: true })).toMatchObject({ type: 'pending' });
   });
 
   it('grace never covers more than the configured overdraft', () => {
-    const d = new EngineDriver({ limits: { task: { cost_usd: 1, mode: 'hard' } }, approvals: { grace: { cost_usd: 0.05 } } });
+    const d = new EngineDriver({ limits: { task: { cost_usd: 1, mode: 'approval' } }, approvals: { grace: { cost_usd: 0.05 } } });
     const c = d.connect(hello);
     expect(d.request(c, { type: 'reserve', id: 'r1', cost_usd: 1 }).type).toBe('grant');
-    expect(d.request(c, { type: 'reserve', id: 'r2', cost_usd: 0.06, critical: true })).toMatchObject({ type: 'deny' });
+    expect(d.request(c, { type: 'reserve', id: 'r2', cost_usd: 0.06, critical: true }).type).toBe('pending');
     expect(d.request(c, { type: 'reserve', id: 'r3', cost_usd: 0.05, critical: true }).type).toBe('grant');
+  });
+
+  it('grace never covers a hard limit above the approval one', () => {
+    const d = new EngineDriver({ limits: { task: { cost_usd: 1, mode: 'approval' }, session: { cost_usd: 1.02, mode: 'hard' } }, approvals: { grace: { cost_usd: 0.05 } } });
+    const c = d.connect(hello);
+    expect(d.request(c, { type: 'reserve', id: 'r1', cost_usd: 1 }).type).toBe('grant');
+    expect(d.request(c, { type: 'reserve', id: 'r2', cost_usd: 0.03, critical: true })).toMatchObject({ type: 'deny', code: 'BUDGET_EXCEEDED', scope: 'session:s1' });
+    expect(d.request(c, { type: 'reserve', id: 'r3', cost_usd: 0.02, critical: true }).type).toBe('grant');
   });
 
   it('per_day windows reset at the day boundary of the configured time zone', () => {

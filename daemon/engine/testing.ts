@@ -2,7 +2,7 @@ import { type AgentRequest, type DaemonFrame, type Hello, idempotencyKey } from 
 import type { OperatorFrame, OperatorResult } from '../../shared/protocol/operator.js';
 import { ConfigSchema, type Config } from '../config/schema.js';
 import { Engine, type RestoredState } from './engine.js';
-import type { Effect, UsageRow } from './events.js';
+import type { ActionRow, Effect, UsageRow } from './events.js';
 
 /**
  * A driver for the engine in tests and simulations: plays the shell's part (idempotency-key
@@ -11,6 +11,7 @@ import type { Effect, UsageRow } from './events.js';
 export class EngineDriver {
   readonly engine: Engine;
   readonly ledger: UsageRow[] = [];
+  readonly actions: ActionRow[] = [];
   readonly keys = new Set<string>();
   readonly inbox = new Map<number, Array<DaemonFrame | OperatorResult>>();
   now: number;
@@ -27,6 +28,8 @@ export class EngineDriver {
         if (this.keys.has(e.row.key)) throw new Error(`duplicate ledger key ${e.row.key}`);
         this.keys.add(e.row.key);
         this.ledger.push(e.row);
+      } else if (e.type === 'action') {
+        this.actions.push(e.row);
       } else if (e.type === 'send') {
         let list = this.inbox.get(e.conn);
         if (!list) this.inbox.set(e.conn, (list = []));
