@@ -7,7 +7,7 @@ import { ConfigWatcher } from './config/watch.js';
 import { Engine } from './engine/engine.js';
 import { Ledger } from './ledger/ledger.js';
 import { acquireLock } from './ledger/lock.js';
-import { jsonLogger, type Logger } from './server/log.js';
+import { guarded, jsonLogger, type Logger } from './server/log.js';
 import { SpendguardServer } from './server/server.js';
 import { Supervisor } from './server/supervisor.js';
 import { ensureTokens, type Tokens } from './server/tokens.js';
@@ -33,6 +33,8 @@ export interface RunningDaemon {
 export class DaemonStartError extends Error {}
 
 const TICK_MS = 100;
+/** Exit status after a broken invariant (EX_SOFTWARE). */
+const EXIT_INVARIANT = 70;
 const CHECKPOINT_MS = 30_000;
 
 function loadInitialConfig(path: string | undefined): Config {
@@ -57,7 +59,6 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const epoch = ledger.nextEpoch();
     const restored = ledger.restore();
     const engine = new Engine({ config, config_path: configPath ?? null, epoch, restored, now: Date.now() });
-    engine.config_loaded_ms = Date.now();
     const listen = options.listen ?? config.listen;
     const sep = listen.lastIndexOf(':');
     const server = new SpendguardServer({ host: listen.slice(0, sep), port: Number(listen.slice(sep + 1)), tokens, log });
@@ -70,12 +71,22 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     writeFileSync(endpointFile, JSON.stringify({ url, pid: process.pid }), { mode: 0o600 });
     chmodSync(endpointFile, 0o600);
 
-    const tick = setInterval(() => {
-      supervisor.dispatch({ type: 'tick' });
-      supervisor.feedTick(Date.now());
-    }, TICK_MS);
+    const tick = setInterval(
+      guarded(log, 'tick', () => {
+        supervisor.dispatch({ type: 'tick' });
+        supervisor.feedTick(Date.now());
+      }),
+      TICK_MS,
+    );
     const openLedger = ledger;
-    const checkpoint = setInterval(() => openLedger.checkpoint(), CHECKPOINT_MS);
+    // A checkpoint that fails (a full disk) is retried at the next one; the WAL keeps every row meanwhile.
+    const checkpoint = setInterval(
+      guarded(log, 'WAL checkpoint', () => {
+        const error = openLedger.checkpoint();
+        if (error !== null) log('warn', 'WAL checkpoint failed; the WAL keeps every row and the next checkpoint retries', { error });
+      }),
+      CHECKPOINT_MS,
+    );
     let watcher: ConfigWatcher | undefined;
     if (configPath) {
       watcher = new ConfigWatcher(configPath, (r) => {
@@ -88,7 +99,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     log('info', 'spendguard daemon listening', { url, state_dir: stateDir, config: configPath ?? '(embedded defaults)', epoch, restored_scopes: restored.scopes.length });
 
     let stopped = false;
-    return {
+    const running: RunningDaemon = {
       url,
       server,
       supervisor,
@@ -112,6 +123,13 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         log('info', 'spendguard daemon stopped', {});
       },
     };
+    // A broken invariant is a programmer error: stop taking requests rather than overspend silently.
+    supervisor.onFatal = () => {
+      process.exitCode = EXIT_INVARIANT;
+      server.ready = false;
+      void running.stop();
+    };
+    return running;
   } catch (e) {
     ledger?.close();
     release();

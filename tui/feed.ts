@@ -18,6 +18,8 @@ export interface FeedData {
   readonly burn_series_usd: readonly number[];
   readonly config: FeedFrame['config'];
   readonly approvals: FeedFrame['approvals'];
+  /** Whether the daemon can write its ledger; while not, it fails closed (the header says so). */
+  readonly ledger: FeedFrame['ledger'];
 }
 
 /** Bound on the alert log kept in memory; the screen shows the newest few. */
@@ -52,6 +54,7 @@ export function applyFrame(previous: FeedData | null, frame: FeedFrame): FeedDat
     burn_series_usd: frame.burn_series_usd,
     config: frame.config,
     approvals: frame.approvals,
+    ledger: frame.ledger,
   };
 }
 

@@ -3,7 +3,7 @@ import type { ScopeStatus, StatusJson } from '../../shared/protocol/operator.js'
 import { parseSince } from '../flags.js';
 import { formatPressure } from '../../shared/format/pressure.js';
 import { bindingUsage, formatUsage } from '../../shared/format/usage.js';
-import { renderStatusLine } from './status.js';
+import { ledgerWarning, renderStatusLine, renderStatusTable } from './status.js';
 import { count, duration, usd } from '../../shared/format/units.js';
 
 function scope(overrides: Partial<ScopeStatus>): ScopeStatus {
@@ -77,6 +77,16 @@ describe('status', () => {
 
   it('--line without any scope yet', () => {
     expect(renderStatusLine(status({}))).toBe('$0 today · —/min · 0 prompts · ok');
+  });
+
+  it('says LEDGER UNAVAILABLE instead of ok while the ledger cannot be written, and first in the table', () => {
+    const down = { ...status({ global: scope({ spent: { cost_usd: 1.5 }, limit: { cost_usd: 10 } }) }), ledger: { writable: false, error: 'database or disk is full', since_ms: 0 } };
+    expect(renderStatusLine(down)).toBe('$1.50/$10 total · —/min · 0 prompts · LEDGER UNAVAILABLE');
+    const warned = { ...down, scopes: { global: scope({ spent: { cost_usd: 9.5 }, limit: { cost_usd: 10 }, pressure: 'critical', ratio: 0.95 }) } };
+    expect(renderStatusLine(warned)).toMatch(/ global · LEDGER UNAVAILABLE$/);
+    const table = renderStatusTable(down);
+    expect(table.split('\n')[0]).toMatch(/^✖ LEDGER UNAVAILABLE since .*: database or disk is full — reserves and delegations are denied UNAVAILABLE/);
+    expect(ledgerWarning(status({}))).toBeNull();
   });
 });
 

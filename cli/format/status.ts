@@ -16,8 +16,21 @@ export function sortedScopes(status: StatusJson): [string, ScopeStatus][] {
   return Object.entries(status.scopes).sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
+/**
+ * While the ledger cannot be written the daemon fails closed; said first and loudly, in words
+ * (no colour needed): `✖ LEDGER UNAVAILABLE since 12:03:04: database or disk is full — …`.
+ */
+export function ledgerWarning(status: StatusJson): string | null {
+  const { ledger } = status;
+  if (ledger.writable) return null;
+  const since = ledger.since_ms === null ? '' : ` since ${new Date(ledger.since_ms).toLocaleTimeString()}`;
+  return `✖ LEDGER UNAVAILABLE${since}: ${ledger.error ?? 'writes fail'} — reserves and delegations are denied UNAVAILABLE and spend is not acknowledged until it can write; free disk space under the state dir`;
+}
+
 export function renderStatusTable(status: StatusJson): string {
+  const warning = ledgerWarning(status);
   const header = [
+    ...(warning === null ? [] : [warning]),
     `${plural(status.agents, 'agent')} · ${plural(status.prompts, 'pending prompt')}`,
     status.config.error
       ? `config error: ${status.config.error}`
@@ -64,6 +77,8 @@ function worst(status: StatusJson): { scope: string; pressure: Pressure; ratio: 
 /**
  * One line for status bars (SPEC §5): `$3.42/$20 today · $0.21/min · 2 prompts · ok`.
  * Spend is global's per_day when it has one, else its total; a non-ok pressure names its scope.
+ * While the ledger cannot be written the line ends in `LEDGER UNAVAILABLE` instead of `ok` (a
+ * non-ok pressure is still named before it): the daemon is failing closed.
  */
 export function renderStatusLine(status: StatusJson): string {
   const global = status.scopes['global'];
@@ -83,8 +98,11 @@ export function renderStatusLine(status: StatusJson): string {
   }
   parts.push(plural(status.prompts, 'prompt'));
   const w = worst(status);
-  parts.push(!w || w.pressure === 'ok' ? 'ok' : `${formatPressure(w.pressure, w.ratio)} ${w.scope}`);
+  const pressureOk = !w || w.pressure === 'ok';
+  if (!pressureOk) parts.push(`${formatPressure(w.pressure, w.ratio)} ${w.scope}`);
+  else if (status.ledger.writable) parts.push('ok');
   const killed = Object.values(status.scopes).filter((s) => s.killed).length;
   if (killed > 0) parts.push(`${killed} killed`);
+  if (!status.ledger.writable) parts.push('LEDGER UNAVAILABLE');
   return parts.join(' · ');
 }

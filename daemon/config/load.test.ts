@@ -30,6 +30,8 @@ describe('config.example.yaml', () => {
     expect(config.backpressure.at(-1)).toEqual([1, 5000]);
     expect(config.tools.bash).toEqual({ mode: 'confirm', max_cost_usd: 0.5 });
     expect(config.pricing.models['gpt-4o']).toEqual({ input: 2.5, output: 10, cache_read: 1.25 });
+    // SPEC §3: per agent and per user, one N (default 5).
+    expect(config.breakers.denials).toEqual({ threshold: 5, reset: 300_000, half_open: 3, user_threshold: 5 });
   });
 
   it('mentions every key the schema knows', () => {
@@ -52,6 +54,22 @@ describe('defaults', () => {
     expect(config.limits.task).toEqual({ cost_usd: 1, tokens: 100_000, mode: 'hard' });
     expect(config.limits.session).toEqual({ cost_usd: 5, tokens: 500_000, mode: 'approval' });
     expect(config.limits.global).toEqual({ per_day: { cost_usd: 20 }, mode: 'hard' });
+  });
+});
+
+describe('breakers', () => {
+  it('user_threshold follows threshold unless set (SPEC §3), and defaults to 5', () => {
+    expect(configOf(parseConfigText('', 'cfg.yaml')).breakers.denials.user_threshold).toBe(5);
+    expect(configOf(parseConfigText('breakers:\n  denials: { threshold: 3 }\n', 'cfg.yaml')).breakers.denials.user_threshold).toBe(3);
+    expect(configOf(parseConfigText('breakers:\n  denials: { threshold: 3, user_threshold: 40 }\n', 'cfg.yaml')).breakers.denials).toMatchObject({ threshold: 3, user_threshold: 40 });
+  });
+
+  it('burn-rate windows of an hour or a day are accepted as written', () => {
+    expect(configOf(parseConfigText('breakers:\n  burn_rate: { window: 24h, cost_usd: 5 }\n', 'cfg.yaml')).breakers.burn_rate.window).toBe(86_400_000);
+  });
+
+  it('half_open is bounded: each undecided trial is remembered', () => {
+    expect(errorOf(parseConfigText('breakers:\n  denials: { half_open: 5000 }\n', 'cfg.yaml'))).toBe('cfg.yaml:2:25: breakers.denials.half_open: must be at most 1000');
   });
 });
 

@@ -70,6 +70,8 @@ export const ConfigSchema = z.strictObject({
     .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port')
     .default('127.0.0.1:7878'),
   state_dir: z.string().min(1).optional(),
+  // Agent WebSocket connections at once; past it the upgrade is refused 503 (memory stays bounded).
+  max_connections: z.number().int('must be a whole number').min(1, 'must be at least 1').max(1_000_000).default(20_000),
   timezone: z
     .string()
     .default('local')
@@ -116,11 +118,15 @@ export const ConfigSchema = z.strictObject({
         .strictObject({
           threshold: Count.default(5),
           reset: Duration.default(300_000),
-          half_open: Count.default(3),
-          // Consecutive denials across all of a user's agents with no grant between them.
-          user_threshold: Count.default(100),
+          // Trial requests admitted while half-open; each is remembered until it is decided.
+          half_open: Count.max(1000, 'must be at most 1000').default(3),
+          // Consecutive denials across all of a user's agents with no grant between them;
+          // SPEC §3 gives agents and users one N, so unset it follows `threshold`.
+          user_threshold: Count.optional(),
         })
+        .transform((d) => ({ ...d, user_threshold: d.user_threshold ?? d.threshold }))
         .prefault({}),
+      // Any window up to 366d is honoured: each task and agent keeps 60 buckets of window/60.
       burn_rate: z
         .strictObject({ window: Duration.default(600_000), cost_usd: Usd.optional(), cooldown: Duration.default(1_200_000) })
         .prefault({}),

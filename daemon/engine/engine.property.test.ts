@@ -2,6 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { DaemonFrame } from '../../shared/protocol/agent.js';
 import type { UsageRow } from './events.js';
+import type { ReservationId } from './state.js';
+import { feedFrame, type FeedCursor } from './feed.js';
+import { statusJson } from './status.js';
 import { COST, TOKENS, CALLS, type Deltas } from './deltas.js';
 import { EngineDriver } from './testing.js';
 
@@ -42,7 +45,9 @@ type Op =
   | { op: 'advance'; ms: number }
   | { op: 'kill'; target: number }
   | { op: 'resume' }
-  | { op: 'grant'; target: number; usd: number };
+  | { op: 'grant'; target: number; usd: number }
+  | { op: 'subscribe'; slot: number }
+  | { op: 'feedTick' };
 
 const who = fc.integer({ min: 0, max: PARENTS.length + CHILDREN.length - 1 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -60,7 +65,15 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant('kill' as const), target: fc.integer({ min: 0, max: 3 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('resume' as const) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('grant' as const), target: fc.integer({ min: 0, max: 3 }), usd: fc.integer({ min: 1, max: 100 }).map((c) => c / 100) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('subscribe' as const), slot: fc.integer({ min: 0, max: 1 }) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('feedTick' as const) }) },
 );
+
+/** An operator's copy of the live feed: full frames replace it, deltas merge into it. */
+interface Subscriber {
+  cursor: FeedCursor;
+  readonly scopes: Map<string, { spent: number; reserved: number }>;
+}
 
 interface OpenGrant {
   readonly reservation: string;
@@ -79,7 +92,22 @@ class World {
   /** The reference's own record of open delegations: child → its delegator's chain and the amount moved. */
   readonly delegations = new Map<string, { chain: string[]; amount: number; spentBefore: number }>();
   private actionsSeen = 0;
+  readonly subscribers: Subscriber[] = [];
   seq = 0;
+
+  /** One feed frame for subscriber `i` from its own cursor; then its copy must agree with status. */
+  private feed(i: number, subscribe: boolean): void {
+    const sub = this.subscribers[i];
+    if (!sub) return;
+    const { frame, cursor } = feedFrame(this.d.engine.view, subscribe ? null : sub.cursor);
+    sub.cursor = cursor;
+    if (frame.full) sub.scopes.clear();
+    for (const [id, f] of Object.entries(frame.scopes)) sub.scopes.set(id, { spent: f.spent.cost_usd as number, reserved: f.reserved.cost_usd as number });
+    const status = statusJson(this.d.engine.view);
+    for (const [id, st] of Object.entries(status.scopes)) {
+      expect(sub.scopes.get(id), `subscriber ${i}'s copy of ${id}`).toEqual({ spent: st.spent.cost_usd, reserved: st.reserved.cost_usd });
+    }
+  }
 
   private rowsOf(agent: string): UsageRow[] {
     return this.d.ledger.filter((r) => r.agent === agent);
@@ -169,7 +197,7 @@ class World {
         const child = CHILDREN[o.child] as string;
         d.send(conn, { type: 'delegate', id, child, limits: { cost_usd: o.usd } });
         if (this.reply(conn, id)?.type === 'delegated') {
-          const parentChain = d.engine.conns.get(conn)?.chain.map((s) => s.id) ?? [];
+          const parentChain = d.chainOf(conn).map((s) => s.id);
           const open = this.delegations.get(child);
           this.delegations.set(child, { chain: parentChain, amount: (open?.amount ?? 0) + Math.round(o.usd * 1e9), spentBefore: open?.spentBefore ?? this.rowsOf(child).length });
         }
@@ -215,7 +243,7 @@ class World {
         // Reservations past their lease are gone; the agent forgets them (a late commit would be a spend).
         for (const list of this.grants) {
           if (!list) continue;
-          for (let i = list.length - 1; i >= 0; i--) if (!d.engine.reservations.has((list[i] as OpenGrant).reservation)) list.splice(i, 1);
+          for (let i = list.length - 1; i >= 0; i--) if (!d.engine.reservations.has((list[i] as OpenGrant).reservation as ReservationId)) list.splice(i, 1);
         }
         return;
       }
@@ -224,6 +252,14 @@ class World {
         return;
       case 'resume':
         d.operator({ type: 'resume', id: this.id('o'), all: true });
+        return;
+      case 'subscribe': {
+        this.subscribers[o.slot] = { cursor: { version: 0, alert_seq: 0 }, scopes: new Map() };
+        this.feed(o.slot, true);
+        return;
+      }
+      case 'feedTick':
+        this.subscribers.forEach((_, i) => this.feed(i, false));
         return;
       case 'grant':
         d.operator({ type: 'grant', id: this.id('o'), target: (['task:t0', 'session:s0', 'global', 'task:t1'] as const)[o.target] ?? 'global', add_usd: o.usd });
@@ -240,7 +276,7 @@ class World {
    */
   private costHeadroom(conn: number): number {
     const e = this.d.engine;
-    const chain = e.conns.get(conn)?.chain ?? [];
+    const chain = this.d.chainOf(conn);
     let from = 0;
     chain.forEach((s, i) => {
       if (s.cap?.[COST] !== undefined) from = i;
@@ -349,7 +385,7 @@ describe('engine properties', () => {
           w.conns.forEach((c, i) => {
             if (c == null) return;
             const fresh = w.d.frames(c).slice(counts[i] ?? 0);
-            const chain = w.d.engine.conns.get(c)?.chain ?? [];
+            const chain = w.d.chainOf(c);
             if (chain.some((s) => killedBefore.has(s.id))) expect(fresh.filter((f) => f.type === 'grant' || f.type === 'delegated')).toEqual([]);
           });
         }

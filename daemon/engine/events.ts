@@ -1,9 +1,14 @@
 import type { AgentRequest, DaemonFrame, Hello } from '../../shared/protocol/agent.js';
 import type { OperatorFrame, OperatorResult } from '../../shared/protocol/operator.js';
 import type { Config } from '../config/schema.js';
+import type { ActionRow } from './actions.js';
+import type { LoadedScope } from './memory.js';
+import type { ScopeId } from './scope.js';
 import type { ConnId } from './state.js';
 
 export type EngineEvent =
+  /** A socket was accepted: errors can be sent to it before its hello. */
+  | { readonly type: 'open'; readonly conn: ConnId }
   | { readonly type: 'hello'; readonly conn: ConnId; readonly frame: Hello }
   /** `key_known`: the shell found the frame's idempotency key in the ledger or the unflushed batch. */
   | { readonly type: 'agent'; readonly conn: ConnId; readonly frame: AgentRequest; readonly key_known: boolean }
@@ -13,7 +18,11 @@ export type EngineEvent =
   | { readonly type: 'config'; readonly config: Config; readonly path: string | null }
   | { readonly type: 'config_error'; readonly error: string }
   /** The shell's ledger writes failed (`writable: false`, with why) or succeed again: fail closed meanwhile. */
-  | { readonly type: 'ledger'; readonly writable: boolean; readonly error: string | null };
+  | { readonly type: 'ledger'; readonly writable: boolean; readonly error: string | null }
+  /** Scopes the shell read back from the ledger because the next event names them and they had left memory. */
+  | { readonly type: 'load'; readonly scopes: readonly LoadedScope[] }
+  /** The ledger confirmed a snapshot of these scopes' counters as of engine version `version`. */
+  | { readonly type: 'persisted'; readonly scopes: readonly ScopeId[]; readonly version: number };
 
 export interface UsageRow {
   readonly key: string;
@@ -35,13 +44,7 @@ export interface UsageRow {
   readonly overshoot: boolean;
 }
 
-export interface ActionRow {
-  readonly ts: number;
-  readonly kind: 'kill' | 'resume' | 'grant' | 'prompt' | 'prompt_answer' | 'delegate' | 'delegation_end' | 'limits';
-  readonly scope: string;
-  readonly actor: string;
-  readonly data: Record<string, unknown>;
-}
+export type { ActionRow } from './actions.js';
 
 export type AlertLevel = 'info' | 'warning' | 'critical';
 

@@ -1,23 +1,30 @@
 import { nanoToUsd } from '../../shared/money/money.js';
 import type { AlertJson, FeedFrame, FeedScope } from '../../shared/protocol/operator.js';
-import type { Engine } from './engine.js';
+import { changedSince, limitsOf } from './context.js';
+import type { EngineView } from './engine-state.js';
 import { delayFor, ratioOf } from './pressure.js';
 import { GLOBAL, scopeKind } from './scope.js';
 import type { ScopeState } from './state.js';
-import { promptsJson, scopeStatus } from './status.js';
+import { MAX_SCOPES_SHOWN, promptsJson, scopeStatus, topScopes } from './status.js';
 
 const SPARK_BUCKETS = 30;
+
+/** Where one subscriber's feed stands: the engine version and alert it has seen up to. */
+export interface FeedCursor {
+  readonly version: number;
+  readonly alert_seq: number;
+}
 
 function killedAbove(s: ScopeState): ScopeState | null {
   for (let x: ScopeState | null = s; x; x = x.parent) if (x.killed) return x;
   return null;
 }
 
-export function feedScope(engine: Engine, s: ScopeState, waiting: ReadonlySet<ScopeState>, under: ReadonlyMap<ScopeState, number>): FeedScope {
-  const limits = engine.limitsOf(s);
+export function feedScope(engine: EngineView, s: ScopeState, waiting: ReadonlySet<ScopeState>): FeedScope {
+  const limits = limitsOf(engine, s);
   const killer = killedAbove(s);
   const kind = scopeKind(s.id);
-  const state: FeedScope['state'] = killer ? 'killed' : waiting.has(s) ? 'waiting' : kind === 'agent' ? (s.connections > 0 ? 'running' : 'idle') : s.connections > 0 || s.counters.first_event_ms !== null ? 'running' : 'idle';
+  const state: FeedScope['state'] = killer ? 'killed' : waiting.has(s) ? 'waiting' : kind === 'agent' ? (s.connections > 0 ? 'running' : 'idle') : s.conn_refs > 0 || s.counters.first_event_ms !== null ? 'running' : 'idle';
   const source = limits.checks.length === 0 ? 'none' : (limits.checks.find((c) => c.source !== 'config')?.source ?? 'config');
   return {
     ...scopeStatus(engine, s),
@@ -27,39 +34,31 @@ export function feedScope(engine: Engine, s: ScopeState, waiting: ReadonlySet<Sc
     state,
     limit_source: source,
     kill_reason: killer?.killed?.reason ?? null,
-    agents_under: under.get(s) ?? 0,
+    agents_under: s.conn_refs,
   };
 }
 
 /**
- * One frame of the operator feed. `full` sends every scope; otherwise only the scopes that
- * changed since the last call (the caller coalesces: at most one frame per feed tick).
+ * One frame of the operator feed for a subscriber at `cursor`: the whole (bounded) tree when it
+ * has none or has fallen too far behind, otherwise the scopes that changed since. Reads the
+ * state, changes nothing: each subscriber keeps its own cursor, so none takes another's deltas.
  */
-export function feedFrame(engine: Engine, full: boolean, sinceAlertSeq: number): FeedFrame {
+export function feedFrame(engine: EngineView, cursor: FeedCursor | null): { frame: FeedFrame; cursor: FeedCursor } {
+  const changed = cursor === null ? null : changedSince(engine, cursor.version);
+  const full = changed === null || changed.length > MAX_SCOPES_SHOWN;
+  const list = full ? topScopes(engine, MAX_SCOPES_SHOWN) : changed;
+  const global = engine.scopes.get(GLOBAL);
+  // global carries the header's figures (burn rate, time to exhaustion): always current.
+  if (!full && global && !list.includes(global)) list.push(global);
   const waiting = new Set<ScopeState>();
   for (const p of engine.prompts.values()) waiting.add(p.agent);
-  const list = new Set<ScopeState>(full ? engine.scopes.values() : engine.changed);
-  engine.changed.clear();
-  // An agent's state depends on prompts, and a breaker's on time alone: neither touches counters.
-  for (const a of waiting) list.add(a);
-  for (const s of engine.runaway.tripped) {
-    list.add(s);
-    // Only open → half-open happens by time alone; what follows is decided by a request, which
-    // marks its scopes changed anyway (a new trip adds the scope back).
-    if (engine.runaway.breakerState(s, engine.now) !== 'open') engine.runaway.tripped.delete(s);
-  }
-  const under = new Map<ScopeState, number>();
   let agents = 0;
-  for (const c of engine.conns.values()) {
-    if (!c.agent) continue;
-    agents += 1;
-    for (const s of c.chain) under.set(s, (under.get(s) ?? 0) + 1);
-  }
+  for (const c of engine.conns.values()) if (c.state === 'live') agents += 1;
   const scopes: Record<string, FeedScope> = {};
-  for (const s of list) scopes[s.id] = feedScope(engine, s, waiting, under);
-  const alerts: AlertJson[] = engine.alerts.filter((a) => a.seq > sinceAlertSeq).map((a) => ({ ...a }));
-  const global = engine.scopes.get(GLOBAL);
-  return {
+  for (const s of list) scopes[s.id] = feedScope(engine, s, waiting);
+  const since = cursor?.alert_seq ?? 0;
+  const alerts: AlertJson[] = engine.alerts.filter((a) => a.seq > since).map((a) => ({ ...a }));
+  const frame: FeedFrame = {
     type: 'feed',
     full,
     at_ms: engine.now,
@@ -72,4 +71,5 @@ export function feedFrame(engine: Engine, full: boolean, sinceAlertSeq: number):
     approvals: { timeout_ms: engine.config.approvals.timeout, increment_usd: engine.config.approvals.increment_usd },
     ledger: engine.ledger,
   };
+  return { frame, cursor: { version: engine.version, alert_seq: engine.alert_seq } };
 }

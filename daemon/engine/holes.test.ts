@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { feedFrame } from './feed.js';
 import { EngineDriver } from './testing.js';
 
 /** Tried from outside, as an agent that pushes: each of these passed a hard cap before. */
@@ -79,5 +80,21 @@ describe('engine: paths past a hard cap stay closed', () => {
     d.disconnect(k);
     expect(task?.reserved.cost ?? 0).toBe(0);
     expect(task?.counters.life.cost).toBe(250_000_000);
+  });
+
+  it('two agents naming each other as parent never make the scope tree a cycle (a status or feed would loop forever)', () => {
+    const d = new EngineDriver({});
+    const x = d.connect({ ...hello, agent: 'x', parent: 'y' });
+    d.disconnect(x);
+    const y = d.connect({ ...hello, agent: 'y', parent: 'x' });
+    d.disconnect(y);
+    for (const s of d.engine.scopes.values()) {
+      const seen = new Set<unknown>();
+      for (let p: typeof s | null = s; p; p = p.parent) {
+        expect(seen.has(p), `${s.id} reaches itself through its parents`).toBe(false);
+        seen.add(p);
+      }
+    }
+    expect(Object.keys(feedFrame(d.engine.view, null).frame.scopes)).toContain('agent:x');
   });
 });

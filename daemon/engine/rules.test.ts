@@ -115,7 +115,7 @@ describe('engine: limit rules', () => {
   it('burn rate: — until there is enough data, then $/min and tokens/min over 1 and 10 minutes and when the nearest limit runs out', () => {
     const d = new EngineDriver({ limits: { task: { cost_usd: 100, tokens: 500_000, mode: 'hard' } } });
     const c = d.connect(hello);
-    const task = () => scopeStatus(d.engine, d.engine.scopes.get('task:t1' as never) as never);
+    const task = () => scopeStatus(d.engine.view, d.engine.scopes.get('task:t1' as never) as never);
     d.request(c, { type: 'spend', id: 's0', key: 'k0', cost_usd: 0.1, input_tokens: 1000, output_tokens: 0 });
     expect(task()).toMatchObject({ burn_usd_per_min_1m: null, burn_tokens_per_min_1m: null, exhaustion_ms: null });
     // $0.10 and 1,000 tokens every 10 s for 3 minutes: $0.60 and 6,000 tokens a minute.
@@ -136,7 +136,7 @@ describe('engine: limit rules', () => {
     const c = d.connect(hello);
     expect(d.request(c, { type: 'spend', id: 's', key: 'k', cost_usd: 0.9 }).type).toBe('ack');
     d.send(c, { type: 'reserve', id: 'r', cost_usd: 0.3 });
-    expect(promptsJson(d.engine)).toMatchObject([{ scope: 'session:s1', cost_usd: 0.3, projected_usd: 1.2, limit_usd: 1 }]);
+    expect(promptsJson(d.engine.view)).toMatchObject([{ scope: 'session:s1', cost_usd: 0.3, projected_usd: 1.2, limit_usd: 1 }]);
   });
 
   it('calls, per-model tokens and ops limits are enforced', () => {

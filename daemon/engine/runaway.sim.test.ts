@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { feedFrame } from './feed.js';
+import { feedFrame, type FeedCursor } from './feed.js';
 import { EngineDriver } from './testing.js';
 
 /**
@@ -217,14 +217,19 @@ describe('runaway simulations', () => {
     expect(d.request(other, { type: 'reserve', id: 'o', cost_usd: 0.01 }).type).toBe('grant');
   });
 
-  it('the live feed follows a breaker through open, half-open (time alone) and closed, then stops re-sending it', () => {
+  it('the live feed follows a breaker through open, half-open (time alone, on the tick) and closed, each change sent once', () => {
     const d = new EngineDriver({ limits: { task: { cost_usd: 1 } }, breakers: { denials: { threshold: 2, reset: '1m', half_open: 1 } } });
     const c = d.connect({ agent: 'br', session: 's', task: 'b' });
-    const breakerInFeed = (): string | undefined => feedFrame(d.engine, false, 0).scopes['agent:br']?.breaker;
-    breakerInFeed();
+    let cursor: FeedCursor | null = null;
+    const breakerInFeed = (): string | undefined => {
+      const next = feedFrame(d.engine.view, cursor);
+      cursor = next.cursor;
+      return next.frame.scopes['agent:br']?.breaker;
+    };
+    expect(breakerInFeed()).toBe('closed');
     for (let i = 0; i < 2; i++) d.request(c, { type: 'reserve', id: `r${i}`, cost_usd: 2 });
     expect(breakerInFeed()).toBe('open');
-    expect(breakerInFeed()).toBe('open'); // nothing happened, but it is still shown
+    expect(breakerInFeed()).toBeUndefined(); // nothing changed: the subscriber keeps showing open
     d.advance(60_000);
     expect(breakerInFeed()).toBe('half-open');
     expect(d.request(c, { type: 'reserve', id: 'trial', cost_usd: 0.01 }).type).toBe('grant');

@@ -6,6 +6,9 @@ import type { CalendarWindow, PeriodKeys } from './periods.js';
 import type { ScopeId } from './scope.js';
 
 export type ConnId = number;
+/** Ids the engine issues: reservations and holds (`r…`/`h…`) and prompts (`p…`), each carrying the boot epoch. */
+export type ReservationId = string & { readonly __brand: 'ReservationId' };
+export type PromptId = string & { readonly __brand: 'PromptId' };
 
 /** Counters that survive a restart (snapshotted into `scope_totals` with every batch). */
 export interface ScopeCounters {
@@ -18,6 +21,8 @@ export interface ScopeCounters {
 export interface ScopeState {
   readonly id: ScopeId;
   parent: ScopeState | null;
+  /** Scopes in memory whose parent this is: a scope leaves memory only after all of them. */
+  kids: number;
   /** Connected child agents (for the siblings' min_share); a child leaves it with its last connection. */
   readonly live_children: Set<ScopeState>;
   /** The chain of the agent's latest connection (agent scopes only): a child's chain extends it. */
@@ -35,11 +40,22 @@ export interface ScopeState {
   burn_tokens: BurnMeter;
   /** Delegated cap (cost/tokens) of a child agent, and the hold on its parent that funds it. */
   cap: Deltas | null;
-  hold: Reservation | null;
+  hold: HoldReservation | null;
   /** Connection currently using this agent scope, for aliasing of delegated budgets. */
   live_conn: ConnId | null;
+  /** Live connections whose agent this is. */
   connections: number;
-  limits: ScopeLimits | null;
+  /** Live connections whose chain holds this scope (agents below it included). */
+  conn_refs: number;
+  /** Memo of the compiled limits, valid while `gen` is the engine's limits generation. */
+  limits: { gen: number; limits: ScopeLimits } | null;
+  /** The engine version of the last change of its view (the live feed's deltas). */
+  version: number;
+  /** Engine version of the last change of its counters, and of the last snapshot the ledger confirmed: unsaved while the first is greater. */
+  counters_version: number;
+  saved_version: number;
+  /** Last request, usage or connection under it: idle scopes leave memory, busy ones rank first. */
+  active_ms: number;
 }
 
 export interface Placement {
@@ -47,34 +63,52 @@ export interface Placement {
   readonly deltas: Deltas;
 }
 
-export interface Reservation {
-  readonly id: string;
-  readonly kind: 'call' | 'hold';
+interface ReservationBase {
+  readonly id: ReservationId;
   readonly owner: ScopeState;
   readonly chain: readonly ScopeState[];
   readonly placements: Placement[];
+  conn: ConnId | null;
+  expires_ms: number;
+}
+
+/** One call's reservation: settled by commit or release, voided when its lease ends. */
+export interface CallReservation extends ReservationBase {
+  readonly kind: 'call';
   readonly cost_nano: number;
   readonly model: string | undefined;
   readonly op: string | undefined;
   readonly max_output_tokens: number;
-  conn: ConnId | null;
-  expires_ms: number;
-  /** hold only: the child it funds, and what of the hold is not yet drawn. */
-  readonly child?: ScopeState;
-  readonly remaining?: Deltas;
 }
 
-export interface Connection {
+/** A delegation's budget, held on the parent's chain while the child spends it down. */
+export interface HoldReservation extends ReservationBase {
+  readonly kind: 'hold';
+  readonly child: ScopeState;
+  /** What of the hold is not yet drawn by the child's spend. */
+  readonly remaining: Deltas;
+}
+
+export type Reservation = CallReservation | HoldReservation;
+
+/** A socket before its hello, one whose hello was refused, or an agent that joined. */
+export type Connection =
+  | { readonly state: 'pending'; readonly id: ConnId }
+  | { readonly state: 'rejected'; readonly id: ConnId }
+  | LiveConnection;
+
+export interface LiveConnection {
+  readonly state: 'live';
   readonly id: ConnId;
-  hello: Hello | null;
-  agent: ScopeState | null;
-  chain: readonly ScopeState[];
+  readonly hello: Hello;
+  readonly agent: ScopeState;
+  readonly chain: readonly ScopeState[];
   /** A sub-agent that joined with `hello {parent}` past the fan-out limits: every request is refused. */
-  fanout?: { readonly scope: ScopeState; readonly message: string };
+  readonly fanout?: { readonly scope: ScopeState; readonly message: string };
 }
 
 export interface Prompt {
-  readonly id: string;
+  readonly id: PromptId;
   /** budget: an approval-mode limit; tool: a `confirm` tool waiting for the operator. */
   readonly kind: 'budget' | 'tool';
   readonly scope: ScopeState;
@@ -89,9 +123,11 @@ export interface Prompt {
 }
 
 export function newScope(id: ScopeId, parent: ScopeState | null): ScopeState {
+  if (parent) parent.kids += 1;
   return {
     id,
     parent,
+    kids: 0,
     live_children: new Set(),
     chain: null,
     counters: { life: {}, windows: {}, first_event_ms: null, grace_used: false },
@@ -105,7 +141,12 @@ export function newScope(id: ScopeId, parent: ScopeState | null): ScopeState {
     hold: null,
     live_conn: null,
     connections: 0,
+    conn_refs: 0,
     limits: null,
+    version: 0,
+    counters_version: 0,
+    saved_version: 0,
+    active_ms: 0,
   };
 }
 
@@ -118,10 +159,15 @@ export function spentIn(scope: ScopeState, window: Window, periods: PeriodKeys):
 
 const EMPTY: Deltas = Object.freeze({}) as Deltas;
 
-export function recordSpent(scope: ScopeState, deltas: Deltas, periods: PeriodKeys, nowMs: number): void {
+export function unsaved(scope: ScopeState): boolean {
+  return scope.counters_version > scope.saved_version;
+}
+
+export function recordSpent(scope: ScopeState, deltas: Deltas, periods: PeriodKeys, nowMs: number, version: number): void {
   const c = scope.counters;
   addInto(c.life, deltas);
   if (c.first_event_ms === null) c.first_event_ms = nowMs;
+  scope.counters_version = version;
   for (const window of ['hour', 'day', 'week', 'month'] as const) {
     let w = c.windows[window];
     if (!w || w.period !== periods[window]) {

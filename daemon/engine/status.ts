@@ -1,10 +1,15 @@
 import { nanoToUsd } from '../../shared/money/money.js';
 import type { PromptJson, ScopeStatus, StatusJson } from '../../shared/protocol/operator.js';
 import { CALLS, COST, INPUT_TOKENS, OUTPUT_TOKENS, TOKENS, type Deltas } from './deltas.js';
-import type { Engine } from './engine.js';
-import { usedFor } from './evaluate.js';
+import { limitsOf, periods } from './context.js';
+import type { EngineView } from './engine-state.js';
+import { usedFor } from './fits.js';
 import { pressureOf, ratioOf } from './pressure.js';
+import { GLOBAL } from './scope.js';
 import { spentIn, type ScopeState } from './state.js';
+
+/** Scopes in one status reply or full feed frame: the operator sees what matters, never megabytes. */
+export const MAX_SCOPES_SHOWN = 2_000;
 
 type Amounts = Record<string, number | Record<string, number>>;
 
@@ -35,16 +40,16 @@ function amountsOf(d: Deltas): Amounts {
 
 const BASIC = [COST, TOKENS, INPUT_TOKENS, OUTPUT_TOKENS, CALLS];
 
-export function scopeStatus(engine: Engine, s: ScopeState): ScopeStatus {
-  const periods = engine.periods();
-  const limits = engine.limitsOf(s);
+export function scopeStatus(engine: EngineView, s: ScopeState): ScopeStatus {
+  const p = periods(engine);
+  const limits = limitsOf(engine, s);
   const limit: Amounts = {};
   const spent: Amounts = {};
   for (const dim of BASIC) put(spent, 'life', dim, s.counters.life[dim] ?? 0);
   for (const dim in s.counters.life) put(spent, 'life', dim, s.counters.life[dim] ?? 0);
   for (const c of limits.checks) {
     put(limit, c.window, c.dim, c.limit);
-    if (c.window !== 'life') put(spent, c.window, c.dim, spentIn(s, c.window, periods)[c.dim] ?? 0);
+    if (c.window !== 'life') put(spent, c.window, c.dim, spentIn(s, c.window, p)[c.dim] ?? 0);
   }
   const ratio = ratioOf(engine, s);
   const rate1 = s.burn.ratePerMin(engine.now, 60_000);
@@ -55,7 +60,7 @@ export function scopeStatus(engine: Engine, s: ScopeState): ScopeStatus {
   for (const c of limits.checks) {
     const rate = c.dim === COST ? rate1 : c.dim === TOKENS ? tokens1 : null;
     if (rate === null || rate <= 0) continue;
-    const left = Math.max(0, c.limit - usedFor(s, c, periods));
+    const left = Math.max(0, c.limit - usedFor(s, c, p));
     const ms = (left / rate) * 60_000;
     if (exhaustion === null || ms < exhaustion) exhaustion = Math.round(ms);
   }
@@ -77,30 +82,65 @@ export function scopeStatus(engine: Engine, s: ScopeState): ScopeStatus {
   };
 }
 
-export function statusJson(engine: Engine): StatusJson {
+/**
+ * Which scopes a bounded view shows: global, then everything that needs the operator (prompts,
+ * kills, open breakers, live agents, money in flight), then the most recently active.
+ */
+export function topScopes(engine: EngineView, limit: number): ScopeState[] {
+  const prompted = new Set<ScopeState>();
+  for (const p of engine.prompts.values()) {
+    prompted.add(p.scope);
+    prompted.add(p.agent);
+  }
+  const urgent: ScopeState[] = [];
+  const rest: ScopeState[] = [];
+  for (const s of engine.scopes.values()) {
+    if (s.id === GLOBAL) continue;
+    const needs = prompted.has(s) || s.killed !== null || s.conn_refs > 0 || !isEmpty(s.reserved) || engine.runaway.breakerState(s, engine.now) !== 'closed';
+    (needs ? urgent : rest).push(s);
+  }
+  const byActivity = (a: ScopeState, b: ScopeState): number => b.active_ms - a.active_ms;
+  const out: ScopeState[] = [];
+  const global = engine.scopes.get(GLOBAL);
+  if (global) out.push(global);
+  for (const list of [urgent, rest]) {
+    if (out.length >= limit) break;
+    const room = limit - out.length;
+    out.push(...(list.length > room ? list.sort(byActivity).slice(0, room) : list));
+  }
+  return out;
+}
+
+function isEmpty(d: object): boolean {
+  for (const _ in d) return false;
+  return true;
+}
+
+export function statusJson(engine: EngineView, limit = MAX_SCOPES_SHOWN): StatusJson {
   const scopes: Record<string, ScopeStatus> = {};
   let agents = 0;
-  for (const c of engine.conns.values()) if (c.agent) agents += 1;
-  for (const s of engine.scopes.values()) scopes[s.id] = scopeStatus(engine, s);
+  for (const c of engine.conns.values()) if (c.state === 'live') agents += 1;
+  for (const s of topScopes(engine, limit)) scopes[s.id] = scopeStatus(engine, s);
   return {
     agents,
     scopes,
+    scopes_total: engine.scopes.size,
     prompts: engine.prompts.size,
     config: { path: engine.config_path, loaded_at: engine.config_loaded_ms, error: engine.config_error },
     ledger: engine.ledger,
   };
 }
 
-export function promptsJson(engine: Engine): PromptJson[] {
+export function promptsJson(engine: EngineView): PromptJson[] {
   const out: PromptJson[] = [];
-  const periods = engine.periods();
+  const at = periods(engine);
   for (const p of engine.prompts.values()) {
     // The cost limit this request presses hardest on (a per_day window may bind before the lifetime one).
     let projected: number | null = null;
     let limit: number | null = null;
-    for (const c of engine.limitsOf(p.scope).checks) {
+    for (const c of limitsOf(engine, p.scope).checks) {
       if (c.dim !== COST) continue;
-      const after = usedFor(p.scope, c, periods) + p.cost_nano;
+      const after = usedFor(p.scope, c, at) + p.cost_nano;
       if (limit === null || projected === null || after / Math.max(1, c.limit) > projected / Math.max(1, limit)) {
         projected = after;
         limit = c.limit;

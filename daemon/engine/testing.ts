@@ -3,6 +3,7 @@ import type { OperatorFrame, OperatorResult } from '../../shared/protocol/operat
 import { ConfigSchema, type Config } from '../config/schema.js';
 import { Engine, type RestoredState } from './engine.js';
 import type { ActionRow, Effect, UsageRow } from './events.js';
+import type { ScopeState } from './state.js';
 
 /**
  * A driver for the engine in tests and simulations: plays the shell's part (idempotency-key
@@ -41,7 +42,7 @@ export class EngineDriver {
 
   connect(hello: Omit<Hello, 'type' | 'v' | 'user'> & { user?: string }): number {
     const conn = this.nextConn++;
-    this.engine.open(conn);
+    this.engine.handle({ type: 'open', conn }, this.now);
     this.apply(this.engine.handle({ type: 'hello', conn, frame: { type: 'hello', v: 1, user: 'default', ...hello } }, this.now));
     return conn;
   }
@@ -63,7 +64,7 @@ export class EngineDriver {
 
   operator(frame: OperatorFrame): Effect[] {
     const conn = 0;
-    this.engine.open(conn);
+    this.engine.handle({ type: 'open', conn }, this.now);
     return this.apply(this.engine.handle({ type: 'operator', conn, frame, actor: 'operator' }, this.now));
   }
 
@@ -74,6 +75,12 @@ export class EngineDriver {
   advance(ms: number): Effect[] {
     this.now += ms;
     return this.apply(this.engine.handle({ type: 'tick' }, this.now));
+  }
+
+  /** The chain of a live connection, root first (empty before or without a hello). */
+  chainOf(conn: number): readonly ScopeState[] {
+    const c = this.engine.conns.get(conn);
+    return c?.state === 'live' ? c.chain : [];
   }
 
   frames(conn: number): Array<DaemonFrame | OperatorResult> {

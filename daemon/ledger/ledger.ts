@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import type { RestoredState, RestoredScope } from '../engine/engine.js';
+import { parseActionRow } from '../engine/actions.js';
 import type { ActionRow, UsageRow } from '../engine/events.js';
 import type { ScopeId } from '../engine/scope.js';
 import type { ScopeCounters } from '../engine/state.js';
@@ -23,6 +24,7 @@ export class Ledger {
   private readonly insertAction: Database.Statement;
   private readonly upsertTotals: Database.Statement;
   private readonly selectKey: Database.Statement;
+  private readonly selectTotals: Database.Statement;
   private readonly keys = new KeyFilter();
   private readonly writeTx: (usage: readonly UsageRow[], actions: readonly ActionRow[], scopes: readonly ScopeSnapshot[] | null) => void;
 
@@ -44,12 +46,12 @@ export class Ledger {
     this.insertAction = this.db.prepare('INSERT INTO actions (ts, kind, scope, actor, data) VALUES (?, ?, ?, ?, ?)');
     this.upsertTotals = this.db.prepare('INSERT INTO scope_totals (scope, data) VALUES (?, ?) ON CONFLICT(scope) DO UPDATE SET data = excluded.data');
     this.selectKey = this.db.prepare('SELECT 1 FROM usage WHERE key = ?').pluck();
+    this.selectTotals = this.db.prepare('SELECT data FROM scope_totals WHERE scope = ?').pluck();
     for (const key of this.db.prepare('SELECT key FROM usage').pluck().iterate() as IterableIterator<string>) this.keys.add(key);
     this.writeTx = this.db.transaction((usage, actions, scopes) => {
       let lastSeq: number | bigint | undefined;
       for (const r of usage) {
         lastSeq = this.insertUsage.run({ ...r, chain: JSON.stringify(r.chain), overshoot: r.overshoot ? 1 : 0 }).lastInsertRowid;
-        this.keys.add(r.key);
       }
       for (const a of actions) this.insertAction.run(a.ts, a.kind, a.scope, a.actor, JSON.stringify(a.data));
       if (scopes !== null) {
@@ -88,47 +90,58 @@ export class Ledger {
    */
   write(usage: readonly UsageRow[], actions: readonly ActionRow[], scopes: readonly ScopeSnapshot[] | null): void {
     this.writeTx(usage, actions, scopes);
+    // Only once committed: a batch rolled back (a full disk) leaves nothing behind, not even in
+    // the filter (which would be harmless — `hasKey` confirms every hit in SQLite — but untidy).
+    for (const r of usage) this.keys.add(r.key);
   }
 
   /** Counters from the aggregates, operator grants and kills from the actions: no usage rescan. */
   restore(): RestoredState {
     const scopes: RestoredScope[] = [];
-    for (const row of this.db.prepare('SELECT scope, data FROM scope_totals').all() as Array<{ scope: string; data: string }>) {
-      const parsed = JSON.parse(row.data) as { parent: string | null; counters: ScopeCounters };
-      scopes.push({ id: row.scope as ScopeId, parent: parsed.parent as ScopeId | null, counters: parsed.counters });
-    }
+    for (const row of this.db.prepare('SELECT scope, data FROM scope_totals').iterate() as IterableIterator<{ scope: string; data: string }>) scopes.push(snapshotOf(row));
     const grants: Array<{ scope: ScopeId; deltas: Deltas }> = [];
     const killState = new Map<string, { reason: string; at_ms: number } | null>();
     const open = new Map<string, { chain: ScopeId[]; cap: Deltas }>();
-    const rows = this.db.prepare("SELECT ts, kind, scope, actor, data FROM actions WHERE kind IN ('grant', 'kill', 'resume', 'delegate', 'delegation_end') ORDER BY seq").all() as Array<{
+    const rows = this.db.prepare("SELECT seq, ts, kind, scope, actor, data FROM actions WHERE kind IN ('grant', 'kill', 'resume', 'delegate', 'delegation_end') ORDER BY seq").iterate() as IterableIterator<{
+      seq: number;
       ts: number;
       kind: string;
       scope: string;
       actor: string;
       data: string;
     }>;
-    for (const a of rows) {
-      const data = JSON.parse(a.data) as Record<string, unknown>;
-      if (a.kind === 'grant') {
-        const deltas: Deltas = {};
-        if (typeof data.cost_nano === 'number' && data.cost_nano !== 0) deltas[COST] = data.cost_nano;
-        if (typeof data.tokens === 'number' && data.tokens !== 0) deltas[TOKENS] = data.tokens;
-        grants.push({ scope: a.scope as ScopeId, deltas });
-      } else if (a.kind === 'delegate') {
-        const cap: Deltas = {};
-        const cost = typeof data.cap_cost_nano === 'number' ? data.cap_cost_nano : data.cost_nano;
-        const tokens = typeof data.cap_tokens === 'number' ? data.cap_tokens : data.tokens;
-        if (typeof cost === 'number') cap[COST] = cost;
-        if (typeof tokens === 'number') cap[TOKENS] = tokens;
-        const chain = Array.isArray(data.chain) && data.chain.every((id) => typeof id === 'string') ? (data.chain as ScopeId[]) : null;
-        if (chain) open.set(a.scope, { chain, cap });
-        else open.delete(a.scope);
-      } else if (a.kind === 'delegation_end') {
-        open.delete(a.scope);
-      } else if (a.kind === 'kill') {
-        killState.set(a.scope, { reason: typeof data.reason === 'string' ? data.reason : 'killed', at_ms: a.ts });
-      } else {
-        killState.set(a.scope, null);
+    for (const raw of rows) {
+      // One schema for what the engine writes and what is read back: a row that does not fit stops the start.
+      const a = parseActionRow(raw.seq, raw);
+      switch (a.kind) {
+        case 'grant': {
+          const deltas: Deltas = {};
+          if (a.data.cost_nano !== 0) deltas[COST] = a.data.cost_nano;
+          if (a.data.tokens !== 0) deltas[TOKENS] = a.data.tokens;
+          grants.push({ scope: a.scope as ScopeId, deltas });
+          break;
+        }
+        case 'delegate': {
+          const cap: Deltas = {};
+          const cost = a.data.cap_cost_nano ?? a.data.cost_nano;
+          const tokens = a.data.cap_tokens ?? a.data.tokens;
+          if (cost !== null) cap[COST] = cost;
+          if (tokens !== null) cap[TOKENS] = tokens;
+          if (a.data.chain) open.set(a.scope, { chain: a.data.chain as ScopeId[], cap });
+          else open.delete(a.scope);
+          break;
+        }
+        case 'delegation_end':
+          open.delete(a.scope);
+          break;
+        case 'kill':
+          killState.set(a.scope, { reason: a.data.reason, at_ms: a.ts });
+          break;
+        case 'resume':
+          killState.set(a.scope, null);
+          break;
+        default:
+          break;
       }
     }
     const kills = [...killState].flatMap(([scope, k]) => (k ? [{ scope: scope as ScopeId, ...k }] : []));
@@ -148,11 +161,44 @@ export class Ledger {
     return { scopes, grants, kills, replay, delegations };
   }
 
-  checkpoint(): void {
-    this.db.pragma('wal_checkpoint(PASSIVE)');
+  /**
+   * Counters of scopes that left the daemon's memory, with their ancestors, parents first (the
+   * engine's `load` event). Scopes the ledger never saw are simply absent.
+   */
+  loadScopes(ids: readonly ScopeId[]): RestoredScope[] {
+    const found = new Map<ScopeId, RestoredScope>();
+    const visit = (id: ScopeId, depth: number): void => {
+      if (found.has(id) || depth > 32) return;
+      const data = this.selectTotals.get(id) as string | undefined;
+      if (data === undefined) return;
+      const s = snapshotOf({ scope: id, data });
+      if (s.parent) visit(s.parent, depth + 1);
+      found.set(id, s);
+    };
+    for (const id of ids) visit(id, 0);
+    return [...found.values()];
+  }
+
+  /**
+   * Copies WAL pages into the database file (PASSIVE: never waits for readers). Returns why it
+   * could not (a full disk), or null; a failed checkpoint loses nothing — the WAL still holds
+   * every committed row — and the next one tries again.
+   */
+  checkpoint(): string | null {
+    try {
+      this.db.pragma('wal_checkpoint(PASSIVE)');
+      return null;
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
   }
 
   close(): void {
     this.db.close();
   }
+}
+
+function snapshotOf(row: { scope: string; data: string }): RestoredScope {
+  const parsed = JSON.parse(row.data) as { parent: string | null; counters: ScopeCounters };
+  return { id: row.scope as ScopeId, parent: parsed.parent as ScopeId | null, counters: parsed.counters };
 }

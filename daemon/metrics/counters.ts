@@ -10,6 +10,9 @@ export interface CounterSources {
   readonly tallies: Tallies;
   readonly ledgerRows: () => number;
   readonly unsampledReserves: () => number;
+  /** The shell's ledger: failed batch writes, and commits/spends refused past the held-batch bound. */
+  readonly ledgerWriteFailures: () => number;
+  readonly settlesRefused: () => number;
 }
 
 /** An unlabelled counter whose value is read from elsewhere when scraped. */
@@ -80,5 +83,7 @@ export function registerCounters(registers: Registry[], src: CounterSources): vo
     }
   });
   readCounter(registers, 'ledger_rows_total', 'Ledger rows (usage and actions) made durable', src.ledgerRows);
+  readCounter(registers, 'ledger_write_failures_total', 'Group-commit batches the ledger failed to write (a full disk, I/O errors); each is retried, nothing is acknowledged meanwhile', src.ledgerWriteFailures);
+  readCounter(registers, 'ledger_settles_refused_total', 'Commits and spends not taken because the batch waiting for the disk was at its bound; the client resends them later under their keys', src.settlesRefused);
   readCounter(registers, 'reserve_latency_unsampled_total', 'Reserves answered but not timed: one batch held more than the latency sample buffer', src.unsampledReserves);
 }

@@ -31,10 +31,12 @@ function value(registers: Registry[], name: string, help: string, read: () => nu
 }
 
 /** State sampled at scrape time. Scope labels only for global and the config's named scopes. */
-export function registerGauges(registers: Registry[], engine: Engine): void {
+export function registerGauges(registers: Registry[], engine: Engine, held: () => { rows: number; frames: number }): void {
+  value(registers, 'ledger_writable', 'Whether the ledger can be written (1); 0 while writes fail: reserves and delegations are denied UNAVAILABLE and acks are held', () => (engine.ledger.writable ? 1 : 0));
+  value(registers, 'ledger_held_rows', 'Usage and action rows waiting for the next durable batch (bounded; past the bound commits and spends are refused for a later resend)', () => held().rows);
   value(registers, 'agents_connected', 'Agent connections that have said hello', () => {
     let n = 0;
-    for (const c of engine.conns.values()) if (c.agent) n += 1;
+    for (const c of engine.conns.values()) if (c.state === 'live') n += 1;
     return n;
   });
   value(registers, 'prompts_pending', 'Overdraft and tool prompts waiting for the operator', () => engine.prompts.size);
@@ -54,7 +56,7 @@ export function registerGauges(registers: Registry[], engine: Engine): void {
   });
   sampled(registers, 'scope_pressure_ratio', 'Used-or-reserved fraction of the tightest own limit of global and each configured scope (1 = at the limit)', ['scope'], (set) => {
     for (const s of configuredScopes(engine)) {
-      const r = ratioOf(engine, s);
+      const r = ratioOf(engine.view, s);
       if (r !== null) set({ scope: s.id }, r);
     }
   });

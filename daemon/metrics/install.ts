@@ -20,6 +20,9 @@ export function installMetrics(ctx: IntegrationContext): MetricsIntegration {
     tallies,
     ledgerRows: () => ledgerRows,
     unsampledReserves: () => latency.unsampled,
+    ledgerWriteFailures: () => ctx.supervisor.writeFailuresTotal,
+    settlesRefused: () => ctx.supervisor.settlesRefusedTotal,
+    held: () => ctx.supervisor.held,
   });
   let stopped = false;
 

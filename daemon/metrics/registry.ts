@@ -14,14 +14,14 @@ const SECONDS_FAST = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025
  * One registry per daemon (never prom-client's global one, so two daemons in one process — tests —
  * do not collide). Hot-path numbers live in the tallies and are copied in when scraped.
  */
-export function buildRegistry(src: CounterSources): { registry: Registry; histograms: Histograms } {
+export function buildRegistry(src: CounterSources & { readonly held: () => { rows: number; frames: number } }): { registry: Registry; histograms: Histograms } {
   const registry = new Registry();
   const registers = [registry];
   collectDefaultMetrics({ register: registry, prefix: PREFIX });
   // Gauges named `_total` fail `promtool check metrics`; the per-type `nodejs_active_*` gauges stay.
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(`${PREFIX}${name}`);
   registerCounters(registers, src);
-  registerGauges(registers, src.engine);
+  registerGauges(registers, src.engine, src.held);
   const histograms: Histograms = {
     delay: new Histogram({
       name: `${PREFIX}backpressure_delay_seconds`,

@@ -9,7 +9,8 @@
  * 200 grant/deny/ack/delegated/pong, 202 `pending`, 204 after `bye`, 4xx an `error` frame
  * (400 INVALID/UNKNOWN_RESERVATION/UNSUPPORTED_VERSION, 401 UNAUTHORIZED, 404 unknown
  * session or endpoint, 409 id already in flight, 413 TOO_LARGE, 429 too many requests in
- * flight), 503 `UNAVAILABLE` (starting, session limit, daemon slow to answer).
+ * flight), 503 `UNAVAILABLE` (starting, session limit, daemon slow to answer, a commit or spend
+ * refused while the ledger's backlog is full — resend it with its key).
  * `GET /v1/agent/wait?id=<request id>&timeout_ms=N` long-polls (≤ 30 s) for the final reply
  * of a pending request: 200 the frame, 204 still pending. A `kill` pushed by the daemon is
  * kept (latest only) and attached as a `kill` field to the next response with a body.
@@ -23,7 +24,7 @@ import { FRAME_LIMIT_BYTES } from './frames.js';
 import { decodeForPath, errorFrame, statusOf } from './http-frames.js';
 import { readBody, respond } from './http-io.js';
 import { HttpSession, MAX_PENDING_PER_SESSION, type Outcome } from './http-session.js';
-import type { Logger } from './log.js';
+import { guarded, type Logger } from './log.js';
 import type { SpendguardServer } from './server.js';
 import type { Supervisor } from './supervisor.js';
 import { tokenMatches, type Tokens } from './tokens.js';
@@ -47,7 +48,7 @@ const DEFAULTS: HttpApiOptions = { idle_ms: 10 * 60_000, max_sessions: 10_000, n
 
 
 type ServerPart = Pick<SpendguardServer, 'ready' | 'openVirtual' | 'closeVirtual'>;
-type SupervisorPart = Pick<Supervisor, 'dispatch' | 'keyKnown'>;
+type SupervisorPart = Pick<Supervisor, 'dispatch' | 'keyKnown' | 'settleRefusal'>;
 
 export class HttpAgentApi {
   private readonly sessions = new Map<string, HttpSession>();
@@ -179,6 +180,14 @@ export class HttpAgentApi {
       const out = frame.type === 'ping' ? errorFrame('INVALID', message, id) : { type: 'deny', id, code: 'RATE_LIMITED', scope: 'connection', message, retry_after_ms: session.bucket.retryAfterMs() };
       return respond(res, statusOf(out), out);
     }
+    if (frame.type === 'commit' || frame.type === 'spend') {
+      // Past the held-batch bound (a failing disk): not taken, so the client resends it under its key.
+      const refusal = this.supervisor.settleRefusal();
+      if (refusal !== null) {
+        res.setHeader('retry-after', '1');
+        return respond(res, 503, errorFrame('UNAVAILABLE', refusal, id));
+      }
+    }
     const key = idempotencyKey(frame);
     const reply = session.expectReply(id, REPLY_TIMEOUT_MS);
     this.supervisor.dispatch({ type: 'agent', conn: session.conn, frame, key_known: key !== undefined && this.supervisor.keyKnown(key) });
@@ -257,7 +266,7 @@ export class HttpAgentApi {
 export function installHttpApi(ctx: IntegrationContext, opts: Partial<HttpApiOptions> = {}): Integration {
   const api = new HttpAgentApi(ctx.server, ctx.supervisor, ctx.tokens, ctx.log, opts);
   ctx.server.routes.push((req, res) => api.route(req, res));
-  const sweeper = setInterval(() => api.sweep(), SWEEP_MS);
+  const sweeper = setInterval(guarded(ctx.log, 'HTTP session sweep', () => api.sweep()), SWEEP_MS);
   sweeper.unref();
   return {
     stop() {

@@ -3,8 +3,9 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { idempotencyKey } from '../../shared/protocol/agent.js';
 import type { ConnId } from '../engine/state.js';
+import type { LedgerHealth } from '../../shared/protocol/operator.js';
 import { decodeAgentFrame, decodeOperatorFrame } from './frames.js';
-import type { Logger } from './log.js';
+import { guarded, type Logger } from './log.js';
 import { TokenBucket } from './rate.js';
 import type { Supervisor, Transport } from './supervisor.js';
 import { tokenMatches, type Tokens } from './tokens.js';
@@ -27,6 +28,8 @@ const RATE_BURST = 2_000;
 const RATE_PER_SECOND = 1_000;
 /** Invalid frames beyond the rate limit close the connection (policy violation). */
 const MAX_STRIKES = 100;
+/** Operator connections (TUI, CLI) at once: a handful in practice; agents have max_connections. */
+const MAX_OPERATOR_CONNECTIONS = 64;
 
 export interface ServerOptions {
   readonly host: string;
@@ -39,6 +42,8 @@ export class SpendguardServer implements Transport {
   readonly http: Server;
   private readonly wss: WebSocketServer;
   private readonly clients = new Map<ConnId, Client>();
+  /** Open WebSocket connections by role (the door's bound). */
+  private readonly open: Record<Role, number> = { agent: 0, operator: 0 };
   private nextConn = 1;
   private heartbeat: NodeJS.Timeout | undefined;
   supervisor: Supervisor | undefined;
@@ -53,8 +58,9 @@ export class SpendguardServer implements Transport {
       const path = (req.url ?? '/').split('?')[0];
       for (const route of this.routes) if (route(req, res)) return;
       if (req.method === 'GET' && path === '/healthz') {
-        res.writeHead(this.ready ? 200 : 503, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ ok: this.ready }));
+        const health = this.health();
+        res.writeHead(health.ok ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(health));
         return;
       }
       res.writeHead(404, { 'content-type': 'application/json' });
@@ -64,13 +70,24 @@ export class SpendguardServer implements Transport {
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
   }
 
+  /**
+   * 200 once agents are accepted and the ledger can be written; 503 while starting, or while the
+   * ledger fails (the daemon is up but failing closed: reserves are denied UNAVAILABLE).
+   */
+  health(): { ok: boolean; ledger?: LedgerHealth; error?: string } {
+    if (!this.ready) return { ok: false, error: 'daemon is starting' };
+    const ledger = this.supervisor?.engine.ledger;
+    if (!ledger || ledger.writable) return { ok: true };
+    return { ok: false, ledger, error: `ledger cannot be written (${ledger.error ?? 'unknown error'}): reserves are denied UNAVAILABLE until it can` };
+  }
+
   listen(): Promise<{ host: string; port: number }> {
     return new Promise((resolve, reject) => {
       this.http.once('error', reject);
       this.http.listen(this.opts.port, this.opts.host, () => {
         const addr = this.http.address();
         if (addr === null || typeof addr === 'string') return reject(new Error('no address'));
-        this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
+        this.heartbeat = setInterval(guarded(this.opts.log, 'heartbeat', () => this.beat()), HEARTBEAT_MS);
         this.heartbeat.unref();
         resolve({ host: addr.address, port: addr.port });
       });
@@ -80,8 +97,9 @@ export class SpendguardServer implements Transport {
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const role: Role | undefined = url.pathname === '/v1/agent' ? 'agent' : url.pathname === '/v1/operator' ? 'operator' : undefined;
-    const refuse = (status: number, message: string): void => {
-      socket.write(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Not Found'}\r\ncontent-type: text/plain\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
+    const refuse = (status: 401 | 404 | 503, message: string): void => {
+      const text = status === 401 ? 'Unauthorized' : status === 503 ? 'Service Unavailable' : 'Not Found';
+      socket.write(`HTTP/1.1 ${status} ${text}\r\ncontent-type: text/plain\r\nconnection: close\r\n${status === 503 ? 'retry-after: 5\r\n' : ''}content-length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
       socket.destroy();
     };
     if (!role) return refuse(404, `unknown endpoint ${url.pathname}: use /v1/agent or /v1/operator`);
@@ -93,21 +111,33 @@ export class SpendguardServer implements Transport {
       this.opts.log('warn', 'refused connection: missing or wrong token', { endpoint: url.pathname, remote: req.socket.remoteAddress });
       return refuse(401, token ? `UNAUTHORIZED: this token may not use ${url.pathname}` : 'UNAUTHORIZED: missing bearer token');
     }
+    const full = this.atCapacity(role);
+    if (full) {
+      this.opts.log('warn', 'refused connection: too many connections', { endpoint: url.pathname, limit: full });
+      return refuse(503, `UNAVAILABLE: ${full} ${role} connections are open, the most this daemon takes (max_connections); retry later`);
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, role));
+  }
+
+  /** The limit reached for `role`, or 0 while there is room: a bound on memory, decided at the door. */
+  private atCapacity(role: Role): number {
+    const limit = role === 'operator' ? MAX_OPERATOR_CONNECTIONS : (this.supervisor?.engine.config.max_connections ?? Number.POSITIVE_INFINITY);
+    return this.open[role] >= limit ? limit : 0;
   }
 
   private accept(ws: WebSocket, role: Role): void {
     const conn = this.nextConn++;
     const client: Client = { ws, role, bucket: new TokenBucket(RATE_BURST, RATE_PER_SECOND, Date.now()), alive: true, strikes: 0 };
     this.clients.set(conn, client);
-    this.supervisor?.engine.open(conn);
+    this.open[role] += 1;
+    this.supervisor?.dispatch({ type: 'open', conn });
     ws.on('pong', () => {
       client.alive = true;
     });
     ws.on('message', (data, isBinary) => this.onMessage(conn, client, data, isBinary));
     ws.on('error', (err) => this.opts.log('debug', 'socket error', { conn, error: err.message }));
     ws.on('close', () => {
-      this.clients.delete(conn);
+      if (this.clients.delete(conn)) this.open[role] -= 1;
       this.supervisor?.unsubscribe(conn);
       this.supervisor?.dispatch({ type: 'disconnect', conn });
     });
@@ -138,6 +168,15 @@ export class SpendguardServer implements Transport {
       this.send(conn, JSON.stringify(frame.type === 'ping' ? { type: 'error', id: frame.id, code: 'INVALID', message: deny.message } : deny));
       return;
     }
+    if (frame.type === 'commit' || frame.type === 'spend') {
+      // Past the held-batch bound (a failing disk) settling frames are not taken: the SDK resends
+      // unacknowledged ones under their keys after reconnecting with backoff. 1013: try again later.
+      const refusal = sup.settleRefusal();
+      if (refusal !== null) {
+        client.ws.close(1013, refusal);
+        return;
+      }
+    }
     const key = idempotencyKey(frame);
     sup.dispatch({ type: 'agent', conn, frame, key_known: key !== undefined && sup.keyKnown(key) });
   }
@@ -157,7 +196,7 @@ export class SpendguardServer implements Transport {
   openVirtual(sink: { deliver: (data: string) => void; close: () => void }): ConnId {
     const conn = this.nextConn++;
     this.virtual.set(conn, sink);
-    this.supervisor?.engine.open(conn);
+    this.supervisor?.dispatch({ type: 'open', conn });
     return conn;
   }
 

@@ -1,7 +1,10 @@
 import { idempotencyKey } from '../../shared/protocol/agent.js';
 import type { Engine } from '../engine/engine.js';
-import { feedFrame } from '../engine/feed.js';
+import { feedFrame, type FeedCursor } from '../engine/feed.js';
 import type { ActionRow, Effect, EngineEvent, UsageRow } from '../engine/events.js';
+import { InvariantViolation } from '../engine/invariants.js';
+import { missing, unsavedScopes } from '../engine/memory.js';
+import { GLOBAL, isScopeId, scopeId, type ScopeId } from '../engine/scope.js';
 import type { ConnId } from '../engine/state.js';
 import type { Ledger, ScopeSnapshot } from '../ledger/ledger.js';
 import type { Logger } from './log.js';
@@ -13,7 +16,30 @@ export interface Transport {
 
 type Outgoing = { readonly conn: ConnId; readonly data: string } | { readonly conn: ConnId; readonly close: true };
 
+/** A failed batch is retried after 100 ms, doubling up to 2 s: a freed disk is noticed within 2 s. */
 const RETRY_WRITE_MS = 100;
+const RETRY_WRITE_MAX_MS = 2_000;
+/**
+ * Bound on what waits for the disk: held usage + action rows, and held outgoing frames, each. Past
+ * it a settling frame (commit, spend) is not taken at all — the server closes that connection
+ * (1013) or answers 503, and the client resends it later under its key — so a full disk cannot
+ * grow memory without end (20,000 rows are a few MB) and nothing acknowledged is lost.
+ */
+export const MAX_HELD = 20_000;
+/** A failing ledger is logged on its first failure, then every this many retries (about a minute at the cap). */
+const LOG_EVERY_RETRIES = 30;
+/**
+ * Replies that record nothing and promise nothing durable: they leave at once, never behind a
+ * pending operator action or a batch the disk refuses. A deny or kill that a crash would forget
+ * is only ever stricter than the truth.
+ */
+const NEVER_HELD: ReadonlySet<string> = new Set(['deny', 'error', 'pong', 'pending', 'welcome', 'kill', 'shutdown']);
+
+export interface SupervisorOptions {
+  /** See MAX_HELD; tests use a small one. */
+  readonly maxHeld?: number;
+}
+
 /**
  * Counters are snapshotted at most this often (in the same transaction as that batch's rows);
  * a restart replays the usage rows written since, so the hot path does not re-serialise every
@@ -36,19 +62,58 @@ export class Supervisor {
   private readonly pendingKeys = new Set<string>();
   private scheduled = false;
   private lastSnapshotMs = 0;
+  private lastQuietCheckMs = 0;
   private forceSnapshot = false;
+  /** Consecutive failed writes of the held batch (0 while the ledger is healthy). */
   private writeFailures = 0;
-  private readonly subscribers = new Set<ConnId>();
-  private feedAlertSeq = 0;
+  /** Failed ledger writes since start, and settling frames refused past MAX_HELD (metrics). */
+  writeFailuresTotal = 0;
+  settlesRefusedTotal = 0;
+  private refusedSinceWrite = 0;
+  private readonly maxHeld: number;
+  /** Each operator's own place in the live feed: no subscriber takes another's deltas. */
+  private readonly subscribers = new Map<ConnId, FeedCursor>();
   private lastFeedMs = 0;
+  /** Called with a broken invariant (a programmer error): the daemon stops rather than overspend. */
+  onFatal: ((e: InvariantViolation) => void) | null = null;
 
   constructor(
     readonly engine: Engine,
-    private readonly ledger: Pick<Ledger, 'write' | 'hasKey'>,
+    private readonly ledger: Pick<Ledger, 'write' | 'hasKey' | 'loadScopes'>,
     private readonly transport: Transport,
     private readonly log: Logger,
     private readonly clock: () => number = Date.now,
-  ) {}
+    options: SupervisorOptions = {},
+  ) {
+    this.maxHeld = options.maxHeld ?? MAX_HELD;
+  }
+
+  /** Rows and frames waiting for the next durable batch (a gauge). */
+  get held(): { rows: number; frames: number } {
+    return { rows: this.usage.length + this.actions.length, frames: this.outgoing.length };
+  }
+
+  /**
+   * Whether a settling frame (commit, spend) may be dispatched now; past the bound, why not (a
+   * reason short enough for a WebSocket close frame). A refused frame never reaches the engine,
+   * so it is not counted, and the client's resend under the same key counts it once later.
+   */
+  settleRefusal(): string | null {
+    const { rows, frames } = this.held;
+    if (rows < this.maxHeld && frames < this.maxHeld) return null;
+    this.settlesRefusedTotal += 1;
+    this.refusedSinceWrite += 1;
+    if (this.refusedSinceWrite === 1 || this.refusedSinceWrite % 1_000 === 0) {
+      this.log('warn', 'ledger backlog full: refusing commits and spends until the held batch is written (clients resend them later)', {
+        held_rows: rows,
+        held_frames: frames,
+        max_held: this.maxHeld,
+        refused: this.refusedSinceWrite,
+        ledger_error: this.engine.ledger.error,
+      });
+    }
+    return `ledger unavailable: ${rows} rows wait for the disk; resend later`;
+  }
 
   keyKnown(key: string): boolean {
     return this.pendingKeys.has(key) || this.ledger.hasKey(key);
@@ -60,9 +125,19 @@ export class Supervisor {
   readonly flushObservers: Array<(durationMs: number, rows: number) => void> = [];
 
   dispatch(event: EngineEvent): void {
-    const effects = this.engine.handle(event, this.clock());
+    this.loadNamedScopes(event);
+    let effects: Effect[];
+    try {
+      effects = this.engine.handle(event, this.clock());
+    } catch (e) {
+      if (!(e instanceof InvariantViolation) || !this.onFatal) throw e;
+      this.log('error', `invariant broken, stopping: ${e.message}`, { fatal: true });
+      this.onFatal(e);
+      return;
+    }
     for (const observe of this.observers) observe(event, effects);
-    const immediate = this.actions.length === 0 && !this.restsOnQueuedKey(event) && !effects.some((e) => e.type === 'usage' || e.type === 'action' || e.type === 'close');
+    const writes = effects.some((e) => e.type === 'usage' || e.type === 'action' || e.type === 'close');
+    const restsOnKey = this.restsOnQueuedKey(event);
     for (const e of effects) {
       switch (e.type) {
         case 'usage':
@@ -73,12 +148,8 @@ export class Supervisor {
           this.actions.push(e.row);
           break;
         case 'send':
-          // A reply that records nothing (a grant, a deny) leaves at once. It may rest on usage
-          // rows not yet durable, but usage only ever raises spent, so a crash can only make
-          // such a decision look stricter than needed — never looser. Operator actions (kills,
-          // grants) make every later reply wait for them.
-          if (immediate) this.transport.send(e.conn, JSON.stringify(e.frame));
-          else this.outgoing.push({ conn: e.conn, data: JSON.stringify(e.frame) });
+          if (this.waits(e.frame.type, writes, restsOnKey)) this.outgoing.push({ conn: e.conn, data: JSON.stringify(e.frame) });
+          else this.transport.send(e.conn, JSON.stringify(e.frame));
           break;
         case 'close':
           this.outgoing.push({ conn: e.conn, close: true });
@@ -91,6 +162,30 @@ export class Supervisor {
       }
     }
     if (this.outgoing.length > 0 || this.usage.length > 0 || this.actions.length > 0) this.schedule();
+    else if (event.type === 'tick') this.snapshotWhenQuiet();
+  }
+
+  /**
+   * Counters changed by the last events before a quiet spell are saved too (at most once a
+   * second): only saved scopes may leave memory when idle.
+   */
+  private snapshotWhenQuiet(): void {
+    const now = this.clock();
+    if (this.scheduled || now - this.lastQuietCheckMs < SNAPSHOT_EVERY_MS) return;
+    this.lastQuietCheckMs = now;
+    if (unsavedScopes(this.engine.view).length > 0) this.schedule();
+  }
+
+  /**
+   * Whether a reply waits for the batch to be durable. Its own event's rows (an ack promises its
+   * usage row, a grant answer its action row) and a duplicate of a queued key make it wait. A
+   * grant also waits for operator actions already queued (a grant or resume it may rest on); it
+   * may rest on usage rows not yet durable, but usage only ever raises spent, so a crash can only
+   * make it look stricter than needed. Everything in NEVER_HELD leaves at once.
+   */
+  private waits(type: string, writes: boolean, restsOnKey: boolean): boolean {
+    if (NEVER_HELD.has(type)) return false;
+    return writes || restsOnKey || (type === 'grant' && this.actions.length > 0);
   }
 
   /**
@@ -103,17 +198,29 @@ export class Supervisor {
     return key !== undefined && this.pendingKeys.has(key);
   }
 
+  /**
+   * Scopes an event names that left memory come back from the ledger first (with their parents),
+   * so no counter ever restarts from zero. A scope the ledger never saw simply starts new.
+   */
+  private loadNamedScopes(event: EngineEvent): void {
+    const named = namedScopes(event);
+    if (named.length === 0) return;
+    const absent = missing(this.engine.view, named);
+    if (absent.length === 0) return;
+    const scopes = this.ledger.loadScopes(absent);
+    if (scopes.length > 0) this.dispatch({ type: 'load', scopes });
+  }
+
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => this.flush());
+    setImmediate(() => this.retry());
   }
 
   /** Adds an operator to the live feed and sends it the whole picture at once. */
   subscribe(conn: ConnId): void {
-    this.subscribers.add(conn);
-    const frame = feedFrame(this.engine, true, 0);
-    this.feedAlertSeq = Math.max(this.feedAlertSeq, this.engine.alert_seq);
+    const { frame, cursor } = feedFrame(this.engine.view, null);
+    this.subscribers.set(conn, cursor);
     this.transport.send(conn, JSON.stringify(frame));
   }
 
@@ -122,24 +229,31 @@ export class Supervisor {
   }
 
   /**
-   * Called on a fixed tick (≤ 10/s): one coalesced delta for however many events arrived, and a
-   * refresh at least every second so burn rates and countdowns move even when nothing happens.
+   * Called on a fixed tick (≤ 10/s): one coalesced delta per subscriber, from its own cursor, for
+   * however many events arrived, and a refresh at least every second so burn rates and
+   * countdowns move even when nothing happens. Subscribers at the same cursor share one frame.
    */
   feedTick(nowMs: number): void {
-    if (this.subscribers.size === 0) {
-      this.engine.changed.clear();
-      this.feedAlertSeq = this.engine.alert_seq;
-      return;
-    }
-    const quiet = this.engine.changed.size === 0 && this.engine.alert_seq === this.feedAlertSeq;
+    if (this.subscribers.size === 0) return;
     const since = nowMs - this.lastFeedMs;
-    if (quiet ? since < FEED_REFRESH_MS : since < FEED_MIN_INTERVAL_MS) return;
-    const global = this.engine.scopes.get('global' as never);
-    if (global) this.engine.changed.add(global);
-    const data = JSON.stringify(feedFrame(this.engine, false, this.feedAlertSeq));
-    this.feedAlertSeq = this.engine.alert_seq;
-    this.lastFeedMs = nowMs;
-    for (const conn of this.subscribers) this.transport.send(conn, data);
+    if (since < FEED_MIN_INTERVAL_MS) return;
+    const built = new Map<string, { data: string; cursor: FeedCursor; quiet: boolean } | null>();
+    let sent = false;
+    for (const [conn, at] of this.subscribers) {
+      const key = `${at.version}:${at.alert_seq}`;
+      let out = built.get(key);
+      if (out === undefined) {
+        const { frame, cursor } = feedFrame(this.engine.view, at);
+        const quiet = !frame.full && frame.alerts.length === 0 && Object.keys(frame.scopes).every((id) => id === GLOBAL);
+        out = quiet && since < FEED_REFRESH_MS ? null : { data: JSON.stringify(frame), cursor, quiet };
+        built.set(key, out);
+      }
+      if (out === null) continue;
+      this.subscribers.set(conn, out.cursor);
+      this.transport.send(conn, out.data);
+      sent = true;
+    }
+    if (sent) this.lastFeedMs = nowMs;
   }
 
   /** Writes everything, counters included (before a graceful stop). */
@@ -153,7 +267,8 @@ export class Supervisor {
     this.scheduled = false;
     const now = this.clock();
     const snapshotDue = this.forceSnapshot || now - this.lastSnapshotMs >= SNAPSHOT_EVERY_MS;
-    const dirty = snapshotDue ? this.engine.takeDirty() : [];
+    const dirty = snapshotDue ? unsavedScopes(this.engine.view) : [];
+    const version = this.engine.version;
     if (this.usage.length > 0 || this.actions.length > 0 || dirty.length > 0) {
       const snapshots: ScopeSnapshot[] | null = dirty.length > 0 ? dirty.map((s) => ({ scope: s.id, parent: s.parent?.id ?? null, counters: s.counters })) : null;
       try {
@@ -162,22 +277,20 @@ export class Supervisor {
         const ms = performance.now() - started;
         for (const observe of this.flushObservers) observe(ms, this.usage.length + this.actions.length);
         this.writeFailures = 0;
+        this.refusedSinceWrite = 0;
         if (snapshots) {
           this.lastSnapshotMs = now;
           this.forceSnapshot = false;
         }
       } catch (e) {
-        // Nothing is acknowledged until the write succeeds; the batch stays and is retried.
-        for (const s of dirty) this.engine.dirty.add(s);
-        this.writeFailures += 1;
-        this.log('error', 'ledger write failed; replies held until it succeeds', { error: (e as Error).message, attempt: this.writeFailures });
-        this.scheduled = true;
-        setTimeout(() => this.flush(), RETRY_WRITE_MS).unref();
+        this.failed(e);
         return;
       }
       this.usage = [];
       this.actions = [];
       this.pendingKeys.clear();
+      // Saved scopes may now leave memory when idle; the engine is told, it is not reached into.
+      if (snapshots) this.dispatch({ type: 'persisted', scopes: dirty.map((s) => s.id), version });
     }
     const out = this.outgoing;
     this.outgoing = [];
@@ -185,5 +298,57 @@ export class Supervisor {
       if ('close' in o) this.transport.close(o.conn);
       else this.transport.send(o.conn, o.data);
     }
+    if (!this.engine.ledger.writable) {
+      this.log('info', 'ledger writable again; held replies sent', {});
+      this.dispatch({ type: 'ledger', writable: true, error: null });
+    }
   }
+
+  /**
+   * Nothing is acknowledged until the write succeeds: the batch stays, grows only up to MAX_HELD,
+   * and is retried with a capped backoff. The engine fails closed meanwhile (UNAVAILABLE).
+   */
+  private failed(e: unknown): void {
+    // The retry carries the counters too, so a batch of only counters still proves the disk.
+    this.forceSnapshot = true;
+    this.writeFailures += 1;
+    this.writeFailuresTotal += 1;
+    const error = e instanceof Error ? e.message : String(e);
+    const delayMs = Math.min(RETRY_WRITE_MAX_MS, RETRY_WRITE_MS * 2 ** Math.min(this.writeFailures - 1, 16));
+    this.scheduled = true;
+    setTimeout(() => this.retry(), delayMs).unref();
+    if (this.writeFailures === 1 || this.writeFailures % LOG_EVERY_RETRIES === 0) {
+      const { rows, frames } = this.held;
+      this.log('error', 'ledger write failed; reserves denied UNAVAILABLE and replies held until it succeeds', { error, attempt: this.writeFailures, retry_ms: delayMs, held_rows: rows, held_frames: frames });
+    }
+    if (this.engine.ledger.writable || this.engine.ledger.error !== error) this.dispatch({ type: 'ledger', writable: false, error });
+  }
+
+  /** Flush as a timer callback: whatever goes wrong is logged, never thrown into the event loop. */
+  private retry(): void {
+    try {
+      this.flush();
+    } catch (e) {
+      this.log('error', 'flush failed outside the ledger write; retrying', { error: e instanceof Error ? e.message : String(e) });
+      this.scheduled = true;
+      setTimeout(() => this.retry(), RETRY_WRITE_MAX_MS).unref();
+    }
+  }
+}
+
+/** Scope ids an event may create or touch: they must be in memory (or known new) before it runs. */
+function namedScopes(event: EngineEvent): ScopeId[] {
+  if (event.type === 'hello') {
+    const f = event.frame;
+    const ids = [scopeId('user', f.user), scopeId('session', f.session), scopeId('task', f.task), scopeId('agent', f.agent)];
+    if (f.parent !== undefined) ids.push(scopeId('agent', f.parent));
+    return ids;
+  }
+  if (event.type === 'operator') {
+    const f = event.frame;
+    const target = f.type === 'kill' || f.type === 'resume' ? f.scope : f.type === 'grant' ? f.target : undefined;
+    return target !== undefined && isScopeId(target) ? [target] : [];
+  }
+  if (event.type === 'agent' && event.frame.type === 'delegate') return [scopeId('agent', event.frame.child)];
+  return [];
 }

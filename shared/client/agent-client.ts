@@ -91,6 +91,8 @@ const DEFAULT_OUTBOX_LIMIT = 10_000;
 const DEFAULT_CLOSE_DRAIN_MS = 5_000;
 const DEFAULT_RECONNECT: BackoffPolicy = { initialMs: 100, maxMs: 5_000 };
 const CLOSE_HANDSHAKE_MS = 1_000;
+/** WebSocket close code 1013: the daemon refused usage it could not hold (its ledger is failing); resend later. */
+const TRY_AGAIN_LATER = 1013;
 /** What a local grant reports as its lease; nothing expires it locally. */
 const LOCAL_LEASE_MS = 300_000;
 
@@ -144,6 +146,12 @@ export class SpendguardClient {
   private closing: Promise<void> | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reconnectAttempt = 0;
+  /**
+   * Closes in a row with 1013 (try again later: the daemon's ledger backlog is full). The welcome
+   * that precedes each would reset the backoff; this keeps it growing until an ack shows the
+   * daemon takes usage again, so a fleet does not redial and resend every 100 ms.
+   */
+  private tryLaterCloses = 0;
   private readonly openWaiters = new Set<(open: boolean) => void>();
   private killController = new AbortController();
   private killFrame: KillFrame | undefined;
@@ -379,6 +387,10 @@ export class SpendguardClient {
       );
     }
     this.emit({ type: 'disconnected', code, reason, failed, queued });
+    if (code === TRY_AGAIN_LATER) {
+      this.tryLaterCloses += 1;
+      this.reconnectAttempt = Math.max(this.reconnectAttempt, this.tryLaterCloses);
+    }
     this.scheduleReconnect();
   }
 
@@ -478,8 +490,11 @@ export class SpendguardClient {
         if (this.killFrame) this.clearKill();
         this.onReply(frame);
         return;
-      case 'deny':
       case 'ack':
+        this.tryLaterCloses = 0;
+        this.onReply(frame);
+        return;
+      case 'deny':
       case 'delegated':
       case 'pong':
         this.onReply(frame);

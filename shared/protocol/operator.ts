@@ -144,7 +144,10 @@ export const FeedFrame = z.object({
 
 export const StatusJson = z.object({
   agents: z.number(),
+  /** At most a few thousand: global, those that need the operator, then the most recently active. */
   scopes: z.record(z.string(), ScopeStatus),
+  /** Every scope the daemon holds in memory, shown or not. */
+  scopes_total: z.number().optional(),
   prompts: z.number(),
   config: z.object({ path: z.string().nullable(), loaded_at: z.number(), error: z.string().nullable() }),
   ledger: LedgerHealth.default(LEDGER_OK),

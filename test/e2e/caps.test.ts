@@ -11,6 +11,9 @@ scopes:
 pricing:
   models:
     test-model: { input: 1.0, output: 10.0 }
+# 50 agents of one user race for the last dollar: a run of denials is expected here, not a runaway.
+breakers:
+  denials: { user_threshold: 100 }
 `;
 
 let daemon: DaemonProcess;

@@ -11,7 +11,7 @@ limits:
 scopes:
   "task:flood": { cost_usd: 100, calls_per_min: 10 }
 breakers:
-  denials: { threshold: 3, reset: 2m, half_open: 2 }
+  denials: { threshold: 3, reset: 2m, half_open: 2, user_threshold: 100 }
 detectors:
   loop: { repeats: 4, window: 10m }
   fanout: { children: 2, depth: 3 }

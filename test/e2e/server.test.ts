@@ -1,4 +1,5 @@
 import { rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { RawAgent, startDaemonProcess, tempStateDir, writeConfig } from './daemon-process.js';
 
@@ -72,4 +73,59 @@ describe('daemon server', () => {
     for (const f of await Promise.all(frames)) expect(f).toEqual({ type: 'shutdown' });
     rmSync(stateDir, { recursive: true, force: true });
   });
+
+  it('past max_connections a new agent is refused 503 with a clear message; a slot that frees is taken again; operators keep theirs', async () => {
+    const stateDir = tempStateDir('sg-maxconn-');
+    const daemon = await startDaemonProcess({ stateDir, config: writeConfig(stateDir, `${GENEROUS}max_connections: 3\n`) });
+    try {
+      const agents = await Promise.all(Array.from({ length: 3 }, (_, i) => RawAgent.hello(daemon.url, daemon.agentToken, { agent: `m${i}`, session: 'ms', task: 'mt' })));
+      const refused = await RawAgent.open(daemon.url, daemon.agentToken).then(
+        () => 'accepted',
+        (e: Error) => e.message,
+      );
+      expect(refused).toBe('HTTP 503');
+      const res = await upgradeRefusal(daemon.url, daemon.agentToken);
+      expect(res.status).toBe(503);
+      expect(res.body).toMatch(/3 agent connections are open.*max_connections/);
+      const operator = await RawAgent.open(daemon.url, daemon.operatorToken, '/v1/operator');
+      expect(await operator.request({ type: 'status', id: 'st' })).toMatchObject({ type: 'result', ok: true });
+      agents[0]?.close();
+      const again = await waitForSlot(daemon.url, daemon.agentToken);
+      expect((await again.request({ type: 'ping', id: 'p' })).type).toBe('pong');
+      expect(daemon.child.exitCode).toBeNull();
+      for (const a of [...agents, again, operator]) a.close();
+    } finally {
+      await daemon.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
 });
+
+async function waitForSlot(url: string, token: string): Promise<RawAgent> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      return await RawAgent.hello(url, token, { agent: 'late', session: 'ms', task: 'mt' });
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error('no slot freed');
+}
+
+/** A WebSocket upgrade that the server answers with a plain HTTP response: its status and body. */
+function upgradeRefusal(url: string, token: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url.replace('ws://', 'http://')}/v1/agent`, {
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', authorization: `Bearer ${token}` },
+    });
+    req.on('response', (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('upgrade', () => reject(new Error('upgraded')));
+    req.on('error', reject);
+    req.end();
+  });
+}

@@ -71,6 +71,16 @@ function limitsSource(data: FeedData, wide: boolean, theme: Theme): Segment[] {
   return [seg(`limits: ${where} · ${loaded}`), ...(wide ? [increment] : [])];
 }
 
+/**
+ * `✖ LEDGER UNAVAILABLE since 12:03:04: database or disk is full — …`: the daemon fails closed
+ * (reserves denied, spend not acknowledged) until it can write again. Words and a glyph, so it
+ * reads the same under NO_COLOR; placed first on its line, so a narrow terminal cuts the rest.
+ */
+function ledgerBanner(ledger: FeedData['ledger'], theme: Theme): Segment[] {
+  const since = ledger.since_ms === null ? '' : ` since ${clock(ledger.since_ms)}`;
+  return [seg(`✖ LEDGER UNAVAILABLE${since}: ${ledger.error ?? 'writes fail'}`, theme.danger), seg(' — reserves denied, spend not acked; free disk under the state dir')];
+}
+
 export function Header({ state, layout, endpoint }: { state: State; layout: Layout; endpoint?: string | undefined }) {
   const theme = useTheme();
   const { data, connection } = state;
@@ -79,6 +89,7 @@ export function Header({ state, layout, endpoint }: { state: State; layout: Layo
   const prompts = data?.prompts.length ?? 0;
   const first: Segment[] = [seg('spendguard ', theme.title), seg(connectionBanner(connection, state.now_ms), theme.connection[connection.kind])];
   // Most important first: a narrow terminal cuts the end of the line.
+  if (data && !data.ledger.writable) first.push(seg(' · ✖ LEDGER DOWN', theme.danger));
   if (global?.killed) first.push(seg(` · ■ ALL KILLED${global.kill_reason ? `: ${global.kill_reason}` : ''}`, theme.danger));
   if (stale) first.push(seg(` · data ${duration(sinceFrame(state))} old`, theme.warning));
   if (data) first.push(seg(` · agents ${data.agents} · `), seg(`prompts ${prompts}`, prompts > 0 ? theme.warning : undefined));
@@ -103,7 +114,8 @@ export function Header({ state, layout, endpoint }: { state: State; layout: Layo
   const exhaustion = seg(nextExhaustion(data));
   const limits = limitsSource(data, layout.wide, theme);
   // On a narrow screen the end of a line is cut: a config error must not be what goes.
-  const third = layout.wide ? limits : data.config.error !== null ? [...limits, seg(' · '), exhaustion] : [exhaustion, seg(' · '), ...limits];
+  const usual = layout.wide ? limits : data.config.error !== null ? [...limits, seg(' · '), exhaustion] : [exhaustion, seg(' · '), ...limits];
+  const third = data.ledger.writable ? usual : [...ledgerBanner(data.ledger, theme), seg(' · '), ...usual];
   const overlay = stale ? theme.stale : undefined;
   return (
     <Box flexDirection="column" height={layout.headerLines}>

@@ -3,6 +3,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { reducer } from '../reducer.js';
 import type { State } from '../state.js';
 import { delta, plain, press, RECORDED, renderSized, replay, run, scope, T0, themed, type, widest } from '../test-support/fixtures.js';
+import { COLOR_THEME, MONO_THEME } from '../theme.js';
 import { Screen } from './Screen.js';
 
 beforeAll(() => {
@@ -32,6 +33,25 @@ describe.each(SIZES)('the dashboard at %i×%i', (columns, rows) => {
     expect(lines[1]).toMatch(/^today \$1\.24\/\$20 ok 6% · burn \$\/min 5\.46 now, — 10m [▁-█]+/);
     expect(lines.slice(1, 3).join(' ')).toContain('runs out in 4s: session:nightly');
     expect(lines.slice(1, 3).join(' ')).toContain('limits: /tmp/sgx/config.yaml · loaded 22:58:34');
+  });
+
+  it('header: a ledger that cannot be written is marked on line 1 and leads line 3, in words (NO_COLOR too)', () => {
+    const down = reducer(state, {
+      type: 'feed',
+      frame: delta({}, { ledger: { writable: false, error: 'database or disk is full', since_ms: T0 - 5_000 } }),
+      now_ms: T0,
+    });
+    for (const theme of [COLOR_THEME, MONO_THEME]) {
+      const out = renderSized(themed(<Screen state={down} size={{ columns, rows }} />, theme), columns, rows);
+      const frame = out.lastFrame() ?? '';
+      expect(widest(frame)).toBeLessThanOrEqual(columns);
+      if (theme.monochrome) expect(frame).not.toContain('\x1b[');
+      const lines = plain(frame).split('\n');
+      expect(lines[0]).toMatch(/^spendguard ● live · ✖ LEDGER DOWN · agents 4/);
+      expect(lines[2]).toMatch(/^✖ LEDGER UNAVAILABLE since \d\d:\d\d:\d\d: database or disk is full/);
+    }
+    const back = reducer(down, { type: 'feed', frame: delta({}, { at_ms: T0 + 2_000 }), now_ms: T0 });
+    expect(draw(back, columns, rows)).not.toContain('LEDGER');
   });
 
   it('approvals: agent, scope, amount asked, spend if granted against the limit, countdown, age, reason', () => {

@@ -6,7 +6,8 @@ import type { PeriodKeys } from './periods.js';
 import { spentIn, type Placement, type ScopeState } from './state.js';
 
 /** What a reservation asks for, as a function of the output tokens it will be granted. */
-export interface Ask {
+export interface CallAsk {
+  readonly kind: 'call';
   readonly model: string | undefined;
   readonly op: string | undefined;
   readonly price: ModelPrice;
@@ -15,7 +16,16 @@ export interface Ask {
   readonly fixed_cost_nano: number | undefined;
 }
 
+/** A fixed amount that does not depend on output tokens: a delegation, or usage already spent. */
+export interface AmountAsk {
+  readonly kind: 'amount';
+  readonly deltas: Deltas;
+}
+
+export type Ask = CallAsk | AmountAsk;
+
 export function askDeltas(ask: Ask, outputTokens: number): Deltas {
+  if (ask.kind === 'amount') return ask.deltas;
   const cost_nano =
     ask.fixed_cost_nano ??
     costOf(ask.price, { input_tokens: ask.input_tokens, output_tokens: outputTokens, cache_read_tokens: 0, cache_write_tokens: 0 });
@@ -73,6 +83,7 @@ const IMPOSSIBLE = -1;
 
 /** Largest output-token count that keeps `used + ask ≤ limit` for this check. */
 export function maxOutputUnder(ask: Ask, dim: Dim, remaining: number, modelCostDim: Dim | undefined, modelTokensDim: Dim | undefined): number {
+  if (ask.kind === 'amount') return (ask.deltas[dim] ?? 0) <= remaining ? UNBOUNDED : IMPOSSIBLE;
   if (dim === COST || dim === modelCostDim) {
     if (ask.fixed_cost_nano !== undefined) return ask.fixed_cost_nano <= remaining ? UNBOUNDED : IMPOSSIBLE;
     if (remaining < 0) return IMPOSSIBLE;
@@ -106,7 +117,7 @@ export interface Evaluation {
   readonly soft: Binding[];
 }
 
-export interface EvaluateOptions {
+export interface FitOptions {
   readonly periods: PeriodKeys;
   /** Checks to leave out (an approval limit waived once by the operator). */
   readonly skipApprovalAt?: ScopeState | undefined;
@@ -117,10 +128,16 @@ export interface EvaluateOptions {
   readonly limitsOf: (scope: ScopeState) => readonly Check[];
 }
 
-export function evaluate(chain: readonly ScopeState[], ask: Ask, desired: number, opts: EvaluateOptions): Evaluation {
+/**
+ * The one place that decides whether an amount fits every limit of a chain — cost, tokens,
+ * calls, per-model, per-op, calendar windows, shares and delegated caps — for reserve, delegate
+ * and critical grace alike: how much output each mode allows, and which limit binds.
+ */
+export function fits(chain: readonly ScopeState[], ask: Ask, desired: number, opts: FitOptions): Evaluation {
   const dims = askDeltas(ask, desired);
-  const modelCost = ask.model === undefined ? undefined : `model:${ask.model}:cost`;
-  const modelTokens = ask.model === undefined ? undefined : `model:${ask.model}:tokens`;
+  const model = ask.kind === 'call' ? ask.model : undefined;
+  const modelCost = model === undefined ? undefined : `model:${model}:cost`;
+  const modelTokens = model === undefined ? undefined : `model:${model}:tokens`;
   let hard = UNBOUNDED;
   let approval = UNBOUNDED;
   let hardBinding: Binding | undefined;
@@ -155,4 +172,17 @@ export function evaluate(chain: readonly ScopeState[], ask: Ask, desired: number
     }
   }
   return { hard, approval, hard_binding: hardBinding, approval_binding: approvalBinding, soft };
+}
+
+/**
+ * Whether usage already recorded took any scope of the chain past a limit that is not soft, in
+ * the dimensions it touched (spend events always record; this is what they report as `over`).
+ */
+export function crossed(chain: readonly ScopeState[], dims: Deltas, periods: PeriodKeys, limitsOf: (scope: ScopeState) => readonly Check[]): boolean {
+  for (const s of chain) {
+    for (const c of limitsOf(s)) {
+      if (c.mode !== 'soft' && c.dim in dims && usedFor(s, c, periods) > c.limit) return true;
+    }
+  }
+  return false;
 }

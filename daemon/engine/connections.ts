@@ -1,0 +1,112 @@
+import type { Hello } from '../../shared/protocol/agent.js';
+import { markChanged, scope, send, sendError } from './context.js';
+import { endDelegation } from './delegation.js';
+import { MAX_CHAIN, type EngineState } from './engine-state.js';
+import { budgetView } from './messages.js';
+import { dropPrompt } from './approvals.js';
+import { releaseReservation } from './settlement.js';
+import { GLOBAL, scopeId } from './scope.js';
+import type { ConnId, LiveConnection, ScopeState } from './state.js';
+
+/** Connections: a socket opens, says hello (joins its chain), says bye or drops. */
+
+export function open(st: EngineState, conn: ConnId): void {
+  if (!st.conns.has(conn)) st.conns.set(conn, { state: 'pending', id: conn });
+}
+
+function reject(st: EngineState, conn: ConnId, message: string): void {
+  st.conns.set(conn, { state: 'rejected', id: conn });
+  sendError(st, conn, undefined, 'INVALID', message);
+}
+
+/**
+ * The chain an agent joins: global → user → session → task (→ parent agents) → agent. A
+ * delegated child is the child of its delegator wherever it says it is: its budget is held on
+ * the delegator's chain, and only that chain may spend it — elsewhere it is refused.
+ */
+function chainFor(st: EngineState, frame: Hello): ScopeState[] | string {
+  const global = scope(st, GLOBAL, null);
+  const user = scope(st, scopeId('user', frame.user), global);
+  const session = scope(st, scopeId('session', frame.session), user);
+  const task = scope(st, scopeId('task', frame.task), session);
+  const hold = st.scopes.get(scopeId('agent', frame.agent))?.hold;
+  if (hold) {
+    const owner = hold.owner;
+    if (hold.chain.includes(task) && (frame.parent === undefined || scopeId('agent', frame.parent) === owner.id)) return [...hold.chain];
+    return `agent:${frame.agent} holds a budget delegated by ${owner.id} under ${hold.chain.map((s) => s.id).join(' > ')}: say hello there (parent ${owner.id.slice('agent:'.length)}), or after its delegation ends`;
+  }
+  if (frame.parent === undefined) return [global, user, session, task];
+  const parent = st.scopes.get(scopeId('agent', frame.parent));
+  if (parent?.chain && parent.chain.length > 0) return [...parent.chain];
+  return [global, user, session, task, scope(st, scopeId('agent', frame.parent), task)];
+}
+
+export function hello(st: EngineState, connId: ConnId, frame: Hello): void {
+  if (st.conns.get(connId)?.state === 'live') {
+    sendError(st, connId, undefined, 'INVALID', 'hello: already sent on this connection');
+    return;
+  }
+  const built = chainFor(st, frame);
+  if (typeof built === 'string') return reject(st, connId, built);
+  const chain = built;
+  if (chain.length >= MAX_CHAIN) return reject(st, connId, `parent: delegation deeper than ${MAX_CHAIN} levels`);
+  const known = st.scopes.get(scopeId('agent', frame.agent));
+  if (known && chain.includes(known)) return reject(st, connId, 'parent: an agent cannot be its own ancestor');
+  const agent = scope(st, scopeId('agent', frame.agent), chain[chain.length - 1] ?? null);
+  // A sub-agent that says who its parent is counts toward the parent's fan-out whether or
+  // not budget was delegated to it; past the limits it may connect, but never spend.
+  const parentAgent = frame.parent !== undefined ? chain[chain.length - 1] : undefined;
+  const fanout = parentAgent ? st.runaway.fanout(chain, parentAgent, agent) : undefined;
+  chain.push(agent);
+  agent.chain = chain;
+  agent.connections += 1;
+  chain[chain.length - 2]?.live_children.add(agent);
+  for (const s of chain) {
+    s.conn_refs += 1;
+    s.active_ms = st.now;
+    markChanged(st, s);
+  }
+  if (agent.live_conn === null) agent.live_conn = connId;
+  const live: LiveConnection = { state: 'live', id: connId, hello: frame, agent, chain, ...(fanout ? { fanout: { scope: fanout.scope, message: fanout.message } } : {}) };
+  st.conns.set(connId, live);
+  if (parentAgent && !fanout) st.runaway.adopt(parentAgent, agent);
+  const budgets: Record<string, ReturnType<typeof budgetView>> = {};
+  for (const s of chain) budgets[s.id] = budgetView(st, s);
+  send(st, connId, { type: 'welcome', v: 1, scopes: chain.map((s) => s.id), budgets });
+  const killed = chain.find((s) => s.killed);
+  if (killed?.killed) send(st, connId, { type: 'kill', scope: killed.id, reason: killed.killed.reason });
+}
+
+export function disconnect(st: EngineState, connId: ConnId): void {
+  const conn = st.conns.get(connId);
+  if (!conn) return;
+  st.conns.delete(connId);
+  if (conn.state === 'live') {
+    const agent = conn.agent;
+    for (const s of conn.chain) {
+      s.conn_refs -= 1;
+      s.active_ms = st.now;
+      markChanged(st, s);
+    }
+    agent.connections -= 1;
+    if (agent.live_conn === connId) agent.live_conn = null;
+    if (agent.connections === 0) {
+      conn.chain[conn.chain.length - 2]?.live_children.delete(agent);
+      // A sub-agent without a delegation stops counting toward its parent's fan-out when it leaves.
+      if (!agent.hold) st.runaway.release(agent);
+    }
+  }
+  // Reservations outlive a dropped connection until their lease ends, so a reconnecting
+  // agent can still commit them.
+  for (const r of st.reservations.values()) if (r.conn === connId) r.conn = null;
+  for (const p of st.prompts.values()) if (p.conn === connId) dropPrompt(st, p);
+}
+
+export function bye(st: EngineState, conn: LiveConnection): void {
+  for (const r of [...st.reservations.values()]) {
+    if (r.kind === 'call' && r.conn === conn.id) releaseReservation(st, r);
+  }
+  const agent = conn.agent;
+  if (agent.hold && agent.live_conn === conn.id) endDelegation(st, agent, 'bye');
+  st.out.push({ type: 'close', conn: conn.id });
+}

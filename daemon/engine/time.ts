@@ -1,0 +1,64 @@
+import { expirePrompts } from './approvals.js';
+import { markChanged } from './context.js';
+import { endDelegation } from './delegation.js';
+import type { EngineState } from './engine-state.js';
+import { evictIdle } from './memory.js';
+import { assertReservedMatches } from './invariants.js';
+import { checkThresholds } from './pressure.js';
+import { releaseReservation } from './settlement.js';
+
+/** What time alone changes (the `tick` event): leases, prompt timeouts, breakers, memory. */
+
+/** How often the whole state is checked and swept (reserved == placements; idle scopes out). */
+const SWEEP_EVERY_MS = 10_000;
+
+export function tick(st: EngineState): void {
+  expireLeases(st);
+  expirePrompts(st);
+  for (const s of st.runaway.tick(st.now)) markChanged(st, s);
+  compactChangeLog(st);
+  if (st.now >= st.next_sweep_ms) {
+    st.next_sweep_ms = st.now + SWEEP_EVERY_MS;
+    assertReservedMatches(st);
+    evictIdle(st);
+  }
+}
+
+function expireLeases(st: EngineState): void {
+  for (const r of [...st.reservations.values()]) {
+    if (r.expires_ms > st.now) continue;
+    if (r.kind === 'hold') {
+      // A delegation lives as long as its child is connected.
+      if (r.child.live_conn !== null) {
+        r.expires_ms = st.now + st.config.reservations.lease;
+        continue;
+      }
+      endDelegation(st, r.child, 'expired');
+    } else {
+      releaseReservation(st, r);
+      checkThresholds(st, r.chain);
+    }
+  }
+}
+
+/**
+ * The change log holds a scope once per version it changed in; only its latest entry matters to
+ * any reader, so older ones (and scopes that left memory) are dropped once the log outgrows
+ * the scopes by a margin. Bounded by the number of scopes, however long the daemon runs.
+ */
+function compactChangeLog(st: EngineState): void {
+  const log = st.change_log;
+  const versions = st.change_versions;
+  if (log.length <= 2 * st.scopes.size + 1_024) return;
+  let kept = 0;
+  for (let i = 0; i < log.length; i++) {
+    const s = log[i];
+    const v = versions[i];
+    if (!s || v !== s.version || st.scopes.get(s.id) !== s) continue;
+    log[kept] = s;
+    versions[kept] = v;
+    kept += 1;
+  }
+  log.length = kept;
+  versions.length = kept;
+}
