@@ -9,6 +9,7 @@ import { Ledger } from './ledger/ledger.js';
 import { acquireLock } from './ledger/lock.js';
 import { guarded, jsonLogger, type Logger } from './server/log.js';
 import { SpendguardServer } from './server/server.js';
+import { Reclaimer } from './server/reclaim.js';
 import { Supervisor } from './server/supervisor.js';
 import { ensureTokens, type Tokens } from './server/tokens.js';
 import { installIntegrations } from './integrations.js';
@@ -71,10 +72,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     writeFileSync(endpointFile, JSON.stringify({ url, pid: process.pid }), { mode: 0o600 });
     chmodSync(endpointFile, 0o600);
 
+    const reclaimer = new Reclaimer();
     const tick = setInterval(
       guarded(log, 'tick', () => {
         supervisor.dispatch({ type: 'tick' });
         supervisor.feedTick(Date.now());
+        if (reclaimer.maybeCollect(engine.evicted_total)) log('debug', 'memory reclaimed after idle scopes left', { evicted_total: engine.evicted_total });
       }),
       TICK_MS,
     );

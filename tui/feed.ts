@@ -33,13 +33,20 @@ export function mergeFrames(older: FeedFrame, newer: FeedFrame): FeedFrame {
   return {
     ...newer,
     full: older.full || newer.full,
-    scopes: newer.full ? newer.scopes : { ...older.scopes, ...newer.scopes },
+    scopes: newer.full ? newer.scopes : withoutRemoved({ ...older.scopes, ...newer.scopes }, newer.removed),
+    removed: newer.full ? [] : [...older.removed.filter((id) => !(id in newer.scopes)), ...newer.removed],
     alerts: [...older.alerts, ...newer.alerts].slice(-MAX_ALERTS),
   };
 }
 
+/** Scopes that left the daemon's memory leave the screen too. */
+function withoutRemoved<T>(scopes: Record<string, T>, removed: readonly string[]): Record<string, T> {
+  for (const id of removed) delete scopes[id];
+  return scopes;
+}
+
 function reshapes(previous: FeedData | null, frame: FeedFrame): boolean {
-  if (previous === null || frame.full) return true;
+  if (previous === null || frame.full || frame.removed.length > 0) return true;
   for (const id in frame.scopes) if (previous.scopes[id]?.parent !== frame.scopes[id]?.parent) return true;
   return false;
 }
@@ -48,7 +55,7 @@ export function applyFrame(previous: FeedData | null, frame: FeedFrame): FeedDat
   return {
     at_ms: frame.at_ms,
     agents: frame.agents,
-    scopes: frame.full || previous === null ? frame.scopes : { ...previous.scopes, ...frame.scopes },
+    scopes: frame.full || previous === null ? frame.scopes : withoutRemoved({ ...previous.scopes, ...frame.scopes }, frame.removed),
     structure: previous !== null && !reshapes(previous, frame) ? previous.structure : {},
     prompts: frame.prompts,
     burn_series_usd: frame.burn_series_usd,

@@ -1,6 +1,6 @@
 import type { Hello } from '../../shared/protocol/agent.js';
-import { markChanged, scope, send, sendError } from './context.js';
-import { endDelegation } from './delegation.js';
+import { ancestry, markChanged, place, scope, send, sendError } from './context.js';
+import { canEnd, endDelegation } from './delegation.js';
 import { MAX_CHAIN, type EngineState } from './engine-state.js';
 import { budgetView } from './messages.js';
 import { dropPrompt } from './approvals.js';
@@ -20,24 +20,30 @@ function reject(st: EngineState, conn: ConnId, message: string): void {
 }
 
 /**
- * The chain an agent joins: global → user → session → task (→ parent agents) → agent. A
- * delegated child is the child of its delegator wherever it says it is: its budget is held on
- * the delegator's chain, and only that chain may spend it — elsewhere it is refused.
+ * The chain an agent joins: global → user → session → task (→ parent agents) → agent, as the
+ * scope tree has it. A delegated child is the child of its delegator wherever it says it is: its
+ * budget is held on the delegator's chain, and only that chain may spend it. A scope in use is
+ * never moved by a hello that names it elsewhere: the hello is refused with where it lives.
  */
 function chainFor(st: EngineState, frame: Hello): ScopeState[] | string {
-  const global = scope(st, GLOBAL, null);
-  const user = scope(st, scopeId('user', frame.user), global);
-  const session = scope(st, scopeId('session', frame.session), user);
-  const task = scope(st, scopeId('task', frame.task), session);
   const hold = st.scopes.get(scopeId('agent', frame.agent))?.hold;
   if (hold) {
     const owner = hold.owner;
-    if (hold.chain.includes(task) && (frame.parent === undefined || scopeId('agent', frame.parent) === owner.id)) return [...hold.chain];
+    const task = hold.chain.find((s) => s.id === scopeId('task', frame.task));
+    if (task && (frame.parent === undefined || scopeId('agent', frame.parent) === owner.id)) return [...hold.chain];
     return `agent:${frame.agent} holds a budget delegated by ${owner.id} under ${hold.chain.map((s) => s.id).join(' > ')}: say hello there (parent ${owner.id.slice('agent:'.length)}), or after its delegation ends`;
   }
+  const global = scope(st, GLOBAL, null);
+  const user = place(st, scopeId('user', frame.user), global);
+  if (typeof user === 'string') return user;
+  const session = place(st, scopeId('session', frame.session), user);
+  if (typeof session === 'string') return session;
+  const task = place(st, scopeId('task', frame.task), session);
+  if (typeof task === 'string') return task;
   if (frame.parent === undefined) return [global, user, session, task];
   const parent = st.scopes.get(scopeId('agent', frame.parent));
-  if (parent?.chain && parent.chain.length > 0) return [...parent.chain];
+  // A sub-agent joins where its parent agent is now.
+  if (parent) return ancestry(parent);
   return [global, user, session, task, scope(st, scopeId('agent', frame.parent), task)];
 }
 
@@ -52,13 +58,13 @@ export function hello(st: EngineState, connId: ConnId, frame: Hello): void {
   if (chain.length >= MAX_CHAIN) return reject(st, connId, `parent: delegation deeper than ${MAX_CHAIN} levels`);
   const known = st.scopes.get(scopeId('agent', frame.agent));
   if (known && chain.includes(known)) return reject(st, connId, 'parent: an agent cannot be its own ancestor');
-  const agent = scope(st, scopeId('agent', frame.agent), chain[chain.length - 1] ?? null);
+  const agent = place(st, scopeId('agent', frame.agent), chain[chain.length - 1] as ScopeState);
+  if (typeof agent === 'string') return reject(st, connId, agent);
   // A sub-agent that says who its parent is counts toward the parent's fan-out whether or
   // not budget was delegated to it; past the limits it may connect, but never spend.
   const parentAgent = frame.parent !== undefined ? chain[chain.length - 1] : undefined;
   const fanout = parentAgent ? st.runaway.fanout(chain, parentAgent, agent) : undefined;
   chain.push(agent);
-  agent.chain = chain;
   agent.connections += 1;
   chain[chain.length - 2]?.live_children.add(agent);
   for (const s of chain) {
@@ -107,6 +113,7 @@ export function bye(st: EngineState, conn: LiveConnection): void {
     if (r.kind === 'call' && r.conn === conn.id) releaseReservation(st, r);
   }
   const agent = conn.agent;
-  if (agent.hold && agent.live_conn === conn.id) endDelegation(st, agent, 'bye');
+  // The remainder returns on bye — once its sub-agents' reservations settle (else at the lease's end).
+  if (agent.hold && agent.live_conn === conn.id && canEnd(st, agent)) endDelegation(st, agent, 'bye');
   st.out.push({ type: 'close', conn: conn.id });
 }

@@ -43,6 +43,11 @@ export function createState(opts: { config: Config; config_path: string | null; 
     version: 1,
     change_log: [],
     change_versions: [],
+    evicted_ids: [],
+    evicted_versions: [],
+    evicted_floor: 0,
+    evicted_total: 0,
+    periods_seen: '',
     next_sweep_ms: 0,
     out: [],
   };
@@ -68,7 +73,7 @@ export function globalScope(st: EngineView): ScopeState {
   return st.scopes.get(GLOBAL) as ScopeState;
 }
 
-/** The scope `id`, created under `parent` when new; an agent that moves is re-parented. */
+/** The scope `id`, created under `parent` when new; an existing one stays where it is (see `place`). */
 export function scope(st: EngineState, id: ScopeId, parent: ScopeState | null): ScopeState {
   let s = st.scopes.get(id);
   if (!s) {
@@ -76,13 +81,42 @@ export function scope(st: EngineState, id: ScopeId, parent: ScopeState | null): 
     s.active_ms = st.now;
     st.scopes.set(id, s);
     markChanged(st, s);
-  } else if (parent && s.parent !== parent && id !== GLOBAL && !isAncestor(s, parent)) {
-    if (s.parent) s.parent.kids -= 1;
-    parent.kids += 1;
-    s.parent = parent;
-    st.limits_gen += 1;
-    markChanged(st, s);
   }
+  return s;
+}
+
+/** `s` and its ancestors, root first: where an agent spends is always where the tree puts it. */
+export function ancestry(s: ScopeState): ScopeState[] {
+  const out: ScopeState[] = [];
+  for (let x: ScopeState | null = s; x && out.length <= MAX_CHAIN; x = x.parent) out.push(x);
+  return out.reverse();
+}
+
+/**
+ * Whether `s` may move to another parent: nothing lives through its current place — no live
+ * connection's chain, no reservation or delegation hold placed on it, no delegated cap. Moving a
+ * scope in use would leave chains that no longer match the tree (and caps, shares and memory
+ * that follow the tree would stop following the money).
+ */
+function movable(s: ScopeState): boolean {
+  if (s.conn_refs > 0 || s.hold !== null || s.cap !== null) return false;
+  for (const _ in s.reserved) return false;
+  return true;
+}
+
+/**
+ * The scope `id` under `parent`: created when new, moved when it is not in use, otherwise a
+ * message saying where it lives (the caller refuses the request that named it elsewhere).
+ */
+export function place(st: EngineState, id: ScopeId, parent: ScopeState): ScopeState | string {
+  const s = st.scopes.get(id);
+  if (!s || s.parent === parent) return scope(st, id, parent);
+  if (id === GLOBAL || !movable(s) || isAncestor(s, parent)) return `${id} is in use under ${s.parent?.id ?? 'nothing'}: a scope lives in one place at a time (it may move once nothing runs through it)`;
+  if (s.parent) s.parent.kids -= 1;
+  parent.kids += 1;
+  s.parent = parent;
+  st.limits_gen += 1;
+  markChanged(st, s);
   return s;
 }
 

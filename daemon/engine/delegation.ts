@@ -1,6 +1,6 @@
 import { usdToNano } from '../../shared/money/money.js';
 import type { Delegate } from '../../shared/protocol/agent.js';
-import { deny, emit, limitsOf, nextId, periods, scope, send } from './context.js';
+import { deny, emit, limitsOf, markChanged, nextId, periods, place, scope, send } from './context.js';
 import { COST, TOKENS, addInto, type Deltas } from './deltas.js';
 import { MAX_CHAIN, type EngineState } from './engine-state.js';
 import { fits, placementsFor } from './fits.js';
@@ -19,17 +19,26 @@ import type { ConnId, HoldReservation, LiveConnection, Placement, ReservationId,
  * amount, and what the child has not spent returns when it says bye or its lease runs out.
  */
 
+/** Whether `chain` runs through exactly `prefix` and then `child`. */
+function under(chain: readonly ScopeState[], prefix: readonly ScopeState[], child: ScopeState): boolean {
+  return chain[prefix.length] === child && prefix.every((s, i) => chain[i] === s);
+}
+
 /** Why `child` cannot take a delegation from `conn`'s agent now, or undefined. */
 function aliasedBy(st: EngineState, conn: LiveConnection, child: ScopeState): string | undefined {
   const parent = conn.agent;
   if (conn.chain.includes(child)) return `${child.id} is already in this agent's chain`;
+  // The child, and any sub-agent of it, must already run under the delegator: the delegated
+  // budget is held on the delegator's chain, and spend through any other chain would escape it.
   for (const c of st.conns.values()) {
-    if (c.state !== 'live' || c.agent !== child) continue;
-    if (c.chain.length !== conn.chain.length + 1 || conn.chain.some((s, i) => c.chain[i] !== s)) {
-      return `${child.id} is connected under ${c.chain.slice(0, -1).map((s) => s.id).join(' > ')}, not under ${parent.id}: a delegated child must join under its delegator`;
-    }
+    if (c.state !== 'live' || !c.chain.includes(child) || under(c.chain, conn.chain, child)) continue;
+    return `${child.id} is connected under ${c.chain.slice(0, c.chain.indexOf(child)).map((s) => s.id).join(' > ')}, not under ${parent.id}: a delegated child (and its sub-agents) must join under its delegator`;
   }
   if (child.hold && child.hold.owner !== parent) return `${child.id} already holds a budget delegated by ${child.hold.owner.id}`;
+  // A top-up comes from the chain the budget is held on, or the hold would be split across two.
+  if (child.hold && (child.hold.chain.length !== conn.chain.length || !under([...child.hold.chain, child], conn.chain, child))) {
+    return `${child.id}'s budget is held under ${child.hold.chain.map((s) => s.id).join(' > ')}; top it up from there`;
+  }
   if (child.hold) return undefined;
   // Reservations and delegations the child (or its sub-agents) made on its parent's budget would
   // settle against the new delegation's hold: one budget used as two. They settle first.
@@ -42,9 +51,12 @@ function aliasedBy(st: EngineState, conn: LiveConnection, child: ScopeState): st
 export function delegate(st: EngineState, conn: LiveConnection, frame: Delegate): void {
   if (!admit(st, conn, frame.id)) return;
   const parent = conn.agent;
-  const child = scope(st, scopeId('agent', frame.child), parent);
-  const aliased = aliasedBy(st, conn, child);
-  if (aliased) return deny(st, conn.id, frame.id, 'ALIASED', child.id, aliased);
+  const childId = scopeId('agent', frame.child);
+  const known = st.scopes.get(childId);
+  const aliased = known ? aliasedBy(st, conn, known) : undefined;
+  if (aliased) return deny(st, conn.id, frame.id, 'ALIASED', childId, aliased);
+  const child = place(st, childId, parent);
+  if (typeof child === 'string') return deny(st, conn.id, frame.id, 'ALIASED', childId, child);
   const fanout = st.runaway.fanout(conn.chain, parent, child);
   if (fanout) return deny(st, conn.id, frame.id, fanout.code, fanout.scope.id, fanout.message);
   const deltas: Deltas = {};
@@ -65,9 +77,9 @@ export function delegate(st: EngineState, conn: LiveConnection, frame: Delegate)
     const cap: Deltas = {};
     for (const dim in deltas) cap[dim] = (deltas[dim] ?? 0) + (child.counters.life[dim] ?? 0);
     child.cap = cap;
-    child.chain = [...conn.chain, child];
   }
   st.limits_gen += 1;
+  markCapChanged(st, child);
   assertPlacedWithin(st, placements);
   const cap = child.cap ?? {};
   const data = { cost_nano: deltas[COST] ?? null, tokens: deltas[TOKENS] ?? null, cap_cost_nano: cap[COST] ?? null, cap_tokens: cap[TOKENS] ?? null, chain: conn.chain.map((s) => s.id) };
@@ -120,9 +132,26 @@ export function endDelegation(st: EngineState, child: ScopeState, why: 'bye' | '
   }
   const returned = { ...hold.remaining };
   releaseReservation(st, hold);
+  markCapChanged(st, child);
   if (child.connections === 0) st.runaway.release(child);
   emit(st, { type: 'action', row: { ts: st.now, kind: 'delegation_end', scope: child.id, actor: 'daemon', data: { why, returned_cost_nano: returned[COST] ?? 0, returned_tokens: returned[TOKENS] ?? 0 } } });
   checkThresholds(st, hold.chain);
+}
+
+/** A child's cap came or went: its limits and those of its connected sub-agents (max_share) change. */
+function markCapChanged(st: EngineState, child: ScopeState): void {
+  markChanged(st, child);
+  for (const k of child.live_children) markChanged(st, k);
+}
+
+/**
+ * Whether the delegation to `child` may end now: no sub-agent of it has a reservation in flight.
+ * Those were placed only from the child down, on budget the hold funds; ending the hold under
+ * them would give that budget back to the parent while they may still spend it.
+ */
+export function canEnd(st: EngineState, child: ScopeState): boolean {
+  for (const r of st.reservations.values()) if (r.kind === 'call' && r.owner !== child && r.chain.includes(child)) return false;
+  return true;
 }
 
 /** Usage under a delegated scope keeps its hold alive. */
@@ -138,16 +167,21 @@ export function touchHold(st: EngineState, chain: readonly ScopeState[]): void {
  */
 export function restoreDelegation(st: EngineState, childId: ScopeId, chainIds: readonly ScopeId[], cap: Deltas): void {
   if (chainIds[0] !== GLOBAL || chainIds.length >= MAX_CHAIN || chainIds.includes(childId)) return;
-  const parentChain: ScopeState[] = [];
-  for (const id of chainIds) parentChain.push(scope(st, id, parentChain[parentChain.length - 1] ?? null));
+  const parentChain: ScopeState[] = [scope(st, GLOBAL, null)];
+  for (const id of chainIds.slice(1)) {
+    const s = place(st, id, parentChain[parentChain.length - 1] as ScopeState);
+    if (typeof s === 'string') return;
+    parentChain.push(s);
+  }
   const parent = parentChain[parentChain.length - 1] as ScopeState;
   if (parent.id === GLOBAL) return;
-  const child = scope(st, childId, parent);
+  const placed = place(st, childId, parent);
+  if (typeof placed === 'string') return;
+  const child = placed;
   const remaining: Deltas = {};
   for (const dim in cap) remaining[dim] = Math.max(0, (cap[dim] ?? 0) - (child.counters.life[dim] ?? 0));
   const placements = placementsFor(parentChain, remaining);
   for (const p of placements) addInto(p.scope.reserved, p.deltas);
   openHold(st, parent, parentChain, placements, remaining, child, null);
   child.cap = { ...cap };
-  child.chain = [...parentChain, child];
 }

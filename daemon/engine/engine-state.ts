@@ -45,6 +45,15 @@ export interface EngineState {
   readonly change_log: ScopeState[];
   /** The version of each change_log entry (ascending). */
   readonly change_versions: number[];
+  /** Scopes that left memory, with the version they left at (ascending): the feed's removals. */
+  readonly evicted_ids: ScopeId[];
+  readonly evicted_versions: number[];
+  /** Evictions at or before this version were dropped from the log: a cursor older than it gets a full frame. */
+  evicted_floor: number;
+  /** Scopes that left memory since start (the shell returns freed memory after many). */
+  evicted_total: number;
+  /** The calendar periods last seen by the tick: when one rolls over, every window figure changes. */
+  periods_seen: string;
   /** Next time idle scopes are swept out of memory. */
   next_sweep_ms: number;
   /** The effects of the event being handled. */

@@ -167,6 +167,9 @@ export class Engine {
   get version(): number {
     return this.#st.version;
   }
+  get evicted_total(): number {
+    return this.#st.evicted_total;
+  }
   get overshoot_total(): number {
     return this.#st.overshoot_total;
   }

@@ -5,6 +5,7 @@ import type { EngineView } from './engine-state.js';
 import { delayFor, ratioOf } from './pressure.js';
 import { GLOBAL, scopeKind } from './scope.js';
 import type { ScopeState } from './state.js';
+import { evictedSince } from './memory.js';
 import { MAX_SCOPES_SHOWN, promptsJson, scopeStatus, topScopes } from './status.js';
 
 const SPARK_BUCKETS = 30;
@@ -44,7 +45,8 @@ export function feedScope(engine: EngineView, s: ScopeState, waiting: ReadonlySe
  * state, changes nothing: each subscriber keeps its own cursor, so none takes another's deltas.
  */
 export function feedFrame(engine: EngineView, cursor: FeedCursor | null): { frame: FeedFrame; cursor: FeedCursor } {
-  const changed = cursor === null ? null : changedSince(engine, cursor.version);
+  const behind = cursor === null || cursor.version < engine.evicted_floor;
+  const changed = behind ? null : changedSince(engine, cursor.version);
   const full = changed === null || changed.length > MAX_SCOPES_SHOWN;
   const list = full ? topScopes(engine, MAX_SCOPES_SHOWN) : changed;
   const global = engine.scopes.get(GLOBAL);
@@ -64,6 +66,7 @@ export function feedFrame(engine: EngineView, cursor: FeedCursor | null): { fram
     at_ms: engine.now,
     agents,
     scopes,
+    removed: full || cursor === null ? [] : evictedSince(engine, cursor.version).filter((id) => !(id in scopes)),
     prompts: promptsJson(engine),
     alerts,
     burn_series_usd: global ? global.burn.series(engine.now, SPARK_BUCKETS).map((n) => nanoToUsd(Math.round(n))) : [],

@@ -56,6 +56,9 @@ export function evictIdle(st: EngineState): number {
     let x: ScopeState | null = s;
     while (x && st.scopes.get(x.id) === x && idle(st, x, prompted)) {
       st.scopes.delete(x.id);
+      st.evicted_ids.push(x.id);
+      st.evicted_versions.push(st.version);
+      st.evicted_total += 1;
       st.runaway.forget(x);
       const parent: ScopeState | null = x.parent;
       if (parent) parent.kids -= 1;
@@ -63,7 +66,27 @@ export function evictIdle(st: EngineState): number {
       x = parent;
     }
   }
+  trimEvictionLog(st);
   return evicted;
+}
+
+/** Bound on remembered evictions; a feed subscriber further behind than them gets a full frame. */
+const MAX_EVICTIONS_LOGGED = 100_000;
+
+function trimEvictionLog(st: EngineState): void {
+  const excess = st.evicted_ids.length - MAX_EVICTIONS_LOGGED;
+  if (excess <= 0) return;
+  const drop = Math.max(excess, MAX_EVICTIONS_LOGGED / 2);
+  st.evicted_floor = st.evicted_versions[drop - 1] ?? st.evicted_floor;
+  st.evicted_ids.splice(0, drop);
+  st.evicted_versions.splice(0, drop);
+}
+
+/** Ids of scopes that left memory after version `since`. */
+export function evictedSince(st: EngineView, since: number): string[] {
+  const out: string[] = [];
+  for (let i = st.evicted_versions.length - 1; i >= 0 && (st.evicted_versions[i] ?? 0) > since; i--) out.push(st.evicted_ids[i] as string);
+  return out;
 }
 
 /** Ids an event may name that are not in memory: the shell looks them up in the ledger first. */

@@ -1,7 +1,7 @@
 import { usdToNano } from '../../shared/money/money.js';
 import type { GrantRequest, OperatorFrame } from '../../shared/protocol/operator.js';
 import { dropPrompt, retryPrompt } from './approvals.js';
-import { alert, deny, emit, globalScope, limitsOf, markChanged, scope as scopeOf, send } from './context.js';
+import { alert, deny, emit, globalScope, limitsOf, markAllChanged, scope as scopeOf, send } from './context.js';
 import { COST, TOKENS, addInto, type Deltas } from './deltas.js';
 import type { EngineState } from './engine-state.js';
 import { kill, resume } from './kills.js';
@@ -65,7 +65,8 @@ function raise(engine: EngineState, scope: ScopeState, deltas: Deltas, actor: st
   if (Object.keys(applied).length === 0) return null;
   addInto(scope.grants, applied);
   engine.limits_gen += 1;
-  markChanged(engine, scope);
+  // Children's max_share limits follow this one: every view that shows a limit changes.
+  markAllChanged(engine);
   emit(engine, {
     type: 'action',
     row: { ts: engine.now, kind: 'grant', scope: scope.id, actor, data: { cost_nano: applied[COST] ?? 0, tokens: applied[TOKENS] ?? 0, ...(prompt ? { prompt } : {}) } },

@@ -137,6 +137,9 @@ function markGraceUsed(st: EngineState, placements: readonly Placement[]): void 
   const p = periods(st);
   for (const pl of placements) {
     const over = limitsOf(st, pl.scope).checks.some((c) => c.mode === 'approval' && c.source === 'config' && usedFor(pl.scope, c, p) > c.limit);
-    if (over) pl.scope.counters.grace_used = true;
+    if (!over) continue;
+    pl.scope.counters.grace_used = true;
+    // A counter like any other: saved with the next snapshot, so a restart does not give it back.
+    pl.scope.counters_version = st.version;
   }
 }

@@ -25,8 +25,6 @@ export interface ScopeState {
   kids: number;
   /** Connected child agents (for the siblings' min_share); a child leaves it with its last connection. */
   readonly live_children: Set<ScopeState>;
-  /** The chain of the agent's latest connection (agent scopes only): a child's chain extends it. */
-  chain: ScopeState[] | null;
   counters: ScopeCounters;
   /** Sum of placements of live reservations and delegation holds. Voided by a restart. */
   reserved: Deltas;
@@ -129,7 +127,6 @@ export function newScope(id: ScopeId, parent: ScopeState | null): ScopeState {
     parent,
     kids: 0,
     live_children: new Set(),
-    chain: null,
     counters: { life: {}, windows: {}, first_event_ms: null, grace_used: false },
     reserved: {},
     grants: {},

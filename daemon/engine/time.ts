@@ -1,6 +1,6 @@
 import { expirePrompts } from './approvals.js';
-import { markChanged } from './context.js';
-import { endDelegation } from './delegation.js';
+import { markAllChanged, markChanged, periods } from './context.js';
+import { canEnd, endDelegation } from './delegation.js';
 import type { EngineState } from './engine-state.js';
 import { evictIdle } from './memory.js';
 import { assertReservedMatches } from './invariants.js';
@@ -13,6 +13,13 @@ import { releaseReservation } from './settlement.js';
 const SWEEP_EVERY_MS = 10_000;
 
 export function tick(st: EngineState): void {
+  const p = periods(st);
+  const key = `${p.hour}|${p.day}|${p.week}|${p.month}`;
+  if (key !== st.periods_seen) {
+    // A calendar window rolled over: every per_hour/per_day figure starts again.
+    if (st.periods_seen !== '') markAllChanged(st);
+    st.periods_seen = key;
+  }
   expireLeases(st);
   expirePrompts(st);
   for (const s of st.runaway.tick(st.now)) markChanged(st, s);
@@ -28,8 +35,8 @@ function expireLeases(st: EngineState): void {
   for (const r of [...st.reservations.values()]) {
     if (r.expires_ms > st.now) continue;
     if (r.kind === 'hold') {
-      // A delegation lives as long as its child is connected.
-      if (r.child.live_conn !== null) {
+      // A delegation lives as long as its child is connected or its sub-agents have money in flight.
+      if (r.child.live_conn !== null || !canEnd(st, r.child)) {
         r.expires_ms = st.now + st.config.reservations.lease;
         continue;
       }

@@ -130,6 +130,8 @@ export const FeedFrame = z.object({
   at_ms: z.number(),
   agents: z.number(),
   scopes: z.record(z.string(), FeedScope),
+  /** Scopes that left the daemon's memory (idle) since the previous frame: drop them. */
+  removed: z.array(z.string()).default([]),
   /** Always the whole list: it is bounded and small. */
   prompts: z.array(PromptJson),
 

@@ -12,7 +12,7 @@ scopes:
 tools:
   rm: deny
 breakers:
-  denials: { threshold: 3 }
+  denials: { threshold: 3, user_threshold: 1000 }   # the denials below are deliberate: only the agent breaker is under test
   burn_rate: { window: 10m, cost_usd: 100 }
 pricing:
   models:

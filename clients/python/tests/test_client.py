@@ -44,8 +44,8 @@ class UrlTest(unittest.TestCase):
 
 @unittest.skipUnless(URL and TOKEN, "needs a running daemon: set SPENDGUARD_URL and SPENDGUARD_TOKEN")
 class DaemonTest(unittest.TestCase):
-    def client(self, task: str | None = None, **kwargs: Any) -> Client:
-        c = Client(URL, TOKEN, agent=unique("py-agent"), session=unique("py-session"), task=task or unique("py-task"), **kwargs)
+    def client(self, task: str | None = None, session: str | None = None, **kwargs: Any) -> Client:
+        c = Client(URL, TOKEN, agent=unique("py-agent"), session=session or unique("py-session"), task=task or unique("py-task"), **kwargs)
         self.addCleanup(c.bye)
         return c
 
@@ -137,7 +137,8 @@ class DaemonTest(unittest.TestCase):
 
     def test_guard_commits_recorded_usage_and_releases_otherwise(self) -> None:
         task = unique("py-guard")
-        c = self.client(task=task)
+        session = unique("py-session")
+        c = self.client(task=task, session=session)
         with c.guard(cost_usd=0.03) as g:
             self.assertGreaterEqual(g.max_output_tokens, 0)
             g.record(input_tokens=0, output_tokens=0, cost_usd=0.02)
@@ -145,7 +146,8 @@ class DaemonTest(unittest.TestCase):
         with self.assertRaises(RuntimeError):
             with c.guard(cost_usd=0.03):
                 raise RuntimeError("provider call failed before any usage")
-        budget = self.client(task=task).hello()["budgets"][f"task:{task}"]
+        # A task lives in one session: a second agent joins it there.
+        budget = self.client(task=task, session=session).hello()["budgets"][f"task:{task}"]
         self.assertEqual(budget["spent"]["cost_usd"], 0.02)
         self.assertEqual(budget["reserved"]["cost_usd"], 0)
 
