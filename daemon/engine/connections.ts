@@ -1,5 +1,5 @@
 import type { Hello } from '../../shared/protocol/agent.js';
-import { ancestry, markChanged, place, scope, send, sendError } from './context.js';
+import { ancestry, join, markChanged, scope, send, sendError } from './context.js';
 import { canEnd, endDelegation } from './delegation.js';
 import { MAX_CHAIN, type EngineState } from './engine-state.js';
 import { budgetView } from './messages.js';
@@ -20,12 +20,13 @@ function reject(st: EngineState, conn: ConnId, message: string): void {
 }
 
 /**
- * The chain an agent joins: global → user → session → task (→ parent agents) → agent, as the
- * scope tree has it. A delegated child is the child of its delegator wherever it says it is: its
- * budget is held on the delegator's chain, and only that chain may spend it. A scope in use is
- * never moved by a hello that names it elsewhere: the hello is refused with where it lives.
+ * The chain an agent's parent gives it: global → user → session → task (→ parent agents), as the
+ * scope tree has it. Ids are global and a scope in use is never moved: a hello that names one
+ * elsewhere joins it where it lives (the welcome lists the real chain). A delegated child is the
+ * child of its delegator wherever it says it is: its budget is held on the delegator's chain,
+ * and only that chain may spend it — under another task it is refused.
  */
-function chainFor(st: EngineState, frame: Hello): ScopeState[] | string {
+function parentChain(st: EngineState, frame: Hello): ScopeState[] | string {
   const hold = st.scopes.get(scopeId('agent', frame.agent))?.hold;
   if (hold) {
     const owner = hold.owner;
@@ -34,17 +35,14 @@ function chainFor(st: EngineState, frame: Hello): ScopeState[] | string {
     return `agent:${frame.agent} holds a budget delegated by ${owner.id} under ${hold.chain.map((s) => s.id).join(' > ')}: say hello there (parent ${owner.id.slice('agent:'.length)}), or after its delegation ends`;
   }
   const global = scope(st, GLOBAL, null);
-  const user = place(st, scopeId('user', frame.user), global);
-  if (typeof user === 'string') return user;
-  const session = place(st, scopeId('session', frame.session), user);
-  if (typeof session === 'string') return session;
-  const task = place(st, scopeId('task', frame.task), session);
-  if (typeof task === 'string') return task;
-  if (frame.parent === undefined) return [global, user, session, task];
+  const user = join(st, scopeId('user', frame.user), global);
+  const session = join(st, scopeId('session', frame.session), user);
+  const task = join(st, scopeId('task', frame.task), session);
+  if (frame.parent === undefined) return ancestry(task);
   const parent = st.scopes.get(scopeId('agent', frame.parent));
   // A sub-agent joins where its parent agent is now.
   if (parent) return ancestry(parent);
-  return [global, user, session, task, scope(st, scopeId('agent', frame.parent), task)];
+  return [...ancestry(task), scope(st, scopeId('agent', frame.parent), task)];
 }
 
 export function hello(st: EngineState, connId: ConnId, frame: Hello): void {
@@ -52,19 +50,20 @@ export function hello(st: EngineState, connId: ConnId, frame: Hello): void {
     sendError(st, connId, undefined, 'INVALID', 'hello: already sent on this connection');
     return;
   }
-  const built = chainFor(st, frame);
-  if (typeof built === 'string') return reject(st, connId, built);
-  const chain = built;
-  if (chain.length >= MAX_CHAIN) return reject(st, connId, `parent: delegation deeper than ${MAX_CHAIN} levels`);
+  const above = parentChain(st, frame);
+  if (typeof above === 'string') return reject(st, connId, above);
+  if (above.length >= MAX_CHAIN) return reject(st, connId, `parent: delegation deeper than ${MAX_CHAIN} levels`);
   const known = st.scopes.get(scopeId('agent', frame.agent));
-  if (known && chain.includes(known)) return reject(st, connId, 'parent: an agent cannot be its own ancestor');
-  const agent = place(st, scopeId('agent', frame.agent), chain[chain.length - 1] as ScopeState);
-  if (typeof agent === 'string') return reject(st, connId, agent);
+  if (known && above.includes(known)) return reject(st, connId, 'parent: an agent cannot be its own ancestor');
+  const named = above[above.length - 1] as ScopeState;
+  const agent = join(st, scopeId('agent', frame.agent), named);
+  // An agent already running elsewhere is joined there, under its own parent.
+  const chain = agent.parent === named ? [...above, agent] : ancestry(agent);
+  if (chain.length > MAX_CHAIN) return reject(st, connId, `parent: delegation deeper than ${MAX_CHAIN} levels`);
   // A sub-agent that says who its parent is counts toward the parent's fan-out whether or
   // not budget was delegated to it; past the limits it may connect, but never spend.
-  const parentAgent = frame.parent !== undefined ? chain[chain.length - 1] : undefined;
-  const fanout = parentAgent ? st.runaway.fanout(chain, parentAgent, agent) : undefined;
-  chain.push(agent);
+  const parentAgent = frame.parent !== undefined && agent.parent === named ? named : undefined;
+  const fanout = parentAgent ? st.runaway.fanout(above, parentAgent, agent) : undefined;
   agent.connections += 1;
   chain[chain.length - 2]?.live_children.add(agent);
   for (const s of chain) {

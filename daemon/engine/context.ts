@@ -120,6 +120,16 @@ export function place(st: EngineState, id: ScopeId, parent: ScopeState): ScopeSt
   return s;
 }
 
+/**
+ * The scope `id` for a hello that names it under `parent`: where it lives when it is in use there
+ * (ids are global: a second agent naming a busy task under another session joins that task
+ * where it is, and its welcome says so), moved under `parent` when nothing runs through it.
+ */
+export function join(st: EngineState, id: ScopeId, parent: ScopeState): ScopeState {
+  const placed = place(st, id, parent);
+  return typeof placed === 'string' ? (st.scopes.get(id) as ScopeState) : placed;
+}
+
 /** Whether `a` is `b` or above it: re-parenting `a` under `b` would make a cycle. */
 function isAncestor(a: ScopeState, b: ScopeState): boolean {
   for (let x: ScopeState | null = b, depth = 0; x && depth <= MAX_CHAIN * 4; x = x.parent, depth++) if (x === a) return true;

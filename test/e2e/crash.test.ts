@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { z } from 'zod';
-import { BIN, startDaemonProcess, tempStateDir, writeConfig, type DaemonProcess } from './daemon-process.js';
+import { BIN, ROOMY_LIMITS, startDaemonProcess, tempStateDir, writeConfig, type DaemonProcess } from './daemon-process.js';
 
 /**
  * SPEC §7 durability against a real process: SIGKILL in the middle of a stream of keyed spends
@@ -14,12 +14,7 @@ import { BIN, startDaemonProcess, tempStateDir, writeConfig, type DaemonProcess 
  * idempotent, and the counters the daemon rebuilds agree with the ledger to the nano-dollar.
  */
 
-const CONFIG = `
-limits:
-  global:  { cost_usd: 100000 }
-  session: { cost_usd: 100000 }
-  task:    { cost_usd: 100000 }
-`;
+const CONFIG = ROOMY_LIMITS;
 
 const AGENTS = 20;
 const WINDOW = 64;

@@ -20,6 +20,14 @@ export interface DaemonProcess {
   kill9(): Promise<void>;
 }
 
+/** Limits no test load reaches: for tests about durability, not budgets. */
+export const ROOMY_LIMITS = `
+limits:
+  global:  { cost_usd: 100000 }
+  session: { cost_usd: 100000 }
+  task:    { cost_usd: 100000 }
+`;
+
 export function tempStateDir(prefix = 'sg-e2e-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }

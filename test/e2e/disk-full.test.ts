@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { SpendguardClient } from '../../shared/client/agent-client.js';
-import { BIN, RawAgent, startDaemonProcess, waitFor, writeConfig, type DaemonProcess } from './daemon-process.js';
+import { BIN, RawAgent, ROOMY_LIMITS, startDaemonProcess, waitFor, writeConfig, type DaemonProcess } from './daemon-process.js';
 
 /**
  * Issue hole 7 against a real process on a real full disk: the state dir is a small tmpfs, filled
@@ -17,12 +17,7 @@ import { BIN, RawAgent, startDaemonProcess, waitFor, writeConfig, type DaemonPro
  * in the ledger exactly once — and again after a SIGKILL and a restart.
  */
 
-const CONFIG = `
-limits:
-  global:  { cost_usd: 100000 }
-  session: { cost_usd: 100000 }
-  task:    { cost_usd: 100000 }
-`;
+const CONFIG = ROOMY_LIMITS;
 
 const AGENTS = 8;
 /** Each agent spends about every SPEND_EVERY_MS and reserves + commits every RESERVE_EVERY spends. */
