@@ -19,7 +19,6 @@ describe('attack: delegating to an agent whose sub-agent is connected under anot
     expect(d.request(p, { type: 'delegate', id: 'dl', child: 'c', limits: { cost_usd: 1 } })).toMatchObject({ type: 'deny', code: 'ALIASED', scope: 'agent:c' });
     const g = d.request(sub, { type: 'reserve', id: 'r', cost_usd: 1 }) as any;
     if (g.type === 'grant') d.request(sub, { type: 'commit', id: 'cm', reservation: g.reservation, input_tokens: 0, output_tokens: 0, cost_usd: 1 });
-    const t1 = d.engine.scopes.get('task:t1' as never)!;
     expect(d.ledgerCostNano('task:tother')).toBeLessThanOrEqual(1e9);
     // Nothing moved: the delegator's task still has its whole $1, and spends it within the cap.
     expect(d.request(p, { type: 'reserve', id: 'r2', cost_usd: 1 }).type).toBe('grant');
@@ -43,7 +42,6 @@ describe('attack: extending a delegation from a different chain', () => {
     expect(g.type).toBe('grant');
     d.request(c, { type: 'commit', id: 'cm', reservation: g.reservation, input_tokens: 0, output_tokens: 0, cost_usd: 0.8 });
     const t1 = d.engine.scopes.get('task:t1' as never)!;
-    const t2 = d.engine.scopes.get('task:t2' as never)!;
     // an agent in t1 may now reserve 0.6 more: t1 would total 1.4 > 1
     const o = d.connect({ agent: 'o', session: 's', task: 't1' });
     const g2 = d.request(o, { type: 'reserve', id: 'r2', cost_usd: 0.6 }) as any;
