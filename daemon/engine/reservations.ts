@@ -1,5 +1,5 @@
 import { nanoToUsd, usdToNano } from '../../shared/money/money.js';
-import type { ModelPrice } from '../../shared/money/pricing.js';
+import { priceAt, type ModelPrice } from '../../shared/money/pricing.js';
 import type { Reserve } from '../../shared/protocol/agent.js';
 import { adaptiveOutput } from './adaptive.js';
 import { admit } from './admission.js';
@@ -46,7 +46,10 @@ function askOf(st: EngineState, frame: Reserve, warnings: string[]): CallAsk {
       pricingAlert(st, frame.model, resolved.warning);
     }
   }
-  return { kind: 'call', model: frame.model, op: frame.op, price, input_tokens: frame.input_tokens ?? 0, fixed_cost_nano: fixed ?? (frame.model === undefined && !hasTokens ? 0 : undefined) };
+  // Priced at the tier its own input lands in (its cache split is unknown: all of it counts as
+  // fresh input, the worst case), so a clamp never under-reserves a long-context call.
+  const input = frame.input_tokens ?? 0;
+  return { kind: 'call', model: frame.model, op: frame.op, price: priceAt(price, input), input_tokens: input, fixed_cost_nano: fixed ?? (frame.model === undefined && !hasTokens ? 0 : undefined) };
 }
 
 export function reserve(st: EngineState, conn: LiveConnection, frame: Reserve, opts: RetryOptions): void {

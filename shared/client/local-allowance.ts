@@ -1,5 +1,5 @@
 import { mulDivFloor, usdToNano, type Nanousd } from '../money/money.js';
-import { costOf, outputCostOf, type PriceBook } from '../money/pricing.js';
+import { costOf, outputCostOf, priceAt, type PriceBook } from '../money/pricing.js';
 import type { Reserve } from '../protocol/agent.js';
 
 const TOKENS_PER_MTOK = 1_000_000;
@@ -20,7 +20,8 @@ export function planLocalGrant(req: Reserve, leftNano: Nanousd, prices: PriceBoo
     if (holdNano > leftNano) return { ok: false, reason: 'emergency allowance used up' };
     return { ok: true, holdNano, maxOutputTokens: req.max_output_tokens ?? 0 };
   }
-  const { price } = prices.resolve(req.model);
+  // At the tier the request's own input lands in, as the daemon prices a reservation.
+  const price = priceAt(prices.resolve(req.model).price, req.input_tokens ?? 0);
   const inputNano = costOf(price, {
     input_tokens: req.input_tokens ?? 0,
     output_tokens: 0,

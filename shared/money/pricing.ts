@@ -2,11 +2,20 @@ import { calcPrice } from '@pydantic/genai-prices';
 import { mulDivCeil, usdToNano, type Nanousd } from './money.js';
 
 /** Prices in nano-USD per million tokens, so a per-call cost is one integer division. */
-export interface ModelPrice {
+export interface FlatPrice {
   readonly input_nano_per_mtok: number;
   readonly output_nano_per_mtok: number;
   readonly cache_read_nano_per_mtok: number;
   readonly cache_write_nano_per_mtok: number;
+}
+
+/**
+ * A model's price: the base rates, and long-context tiers as the catalog defines them — a call
+ * whose total input (fresh + cache read + cache write) is above `above_input_tokens` pays that
+ * tier's rates for every token of the call. A price is a function of the whole call.
+ */
+export interface ModelPrice extends FlatPrice {
+  readonly tiers?: ReadonlyArray<{ readonly above_input_tokens: number; readonly price: FlatPrice }>;
 }
 
 /** USD per million tokens, as written in YAML. */
@@ -46,7 +55,15 @@ export function priceFromUsd(p: PriceUsdPerMtok): ModelPrice {
   };
 }
 
-export function costOf(price: ModelPrice, usage: TokenUsage): Nanousd {
+/** The flat rates a call with `totalInputTokens` of input (cache included) is charged at. */
+export function priceAt(price: ModelPrice, totalInputTokens: number): FlatPrice {
+  let flat: FlatPrice = price;
+  for (const t of price.tiers ?? []) if (totalInputTokens > t.above_input_tokens) flat = t.price;
+  return flat;
+}
+
+export function costOf(model: ModelPrice, usage: TokenUsage): Nanousd {
+  const price = priceAt(model, usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens);
   // One rounding per call (up), so a cost is never under-stated.
   const numerator =
     usage.input_tokens * price.input_nano_per_mtok +
@@ -63,26 +80,51 @@ export function costOf(price: ModelPrice, usage: TokenUsage): Nanousd {
   return Number((big + d - 1n) / d);
 }
 
-/** Cost of `tokens` output tokens alone. */
-export function outputCostOf(price: ModelPrice, tokens: number): Nanousd {
+/** Cost of `tokens` output tokens alone, at flat rates (see `priceAt` for a tiered model). */
+export function outputCostOf(price: FlatPrice, tokens: number): Nanousd {
   return mulDivCeil(tokens, price.output_nano_per_mtok, TOKENS_PER_MTOK);
 }
 
+type CatalogRate = number | { readonly base: number; readonly tiers: ReadonlyArray<{ readonly start: number; readonly price: number }> } | undefined;
+
+/** The catalog's rate of one field for a call whose total input is above `start` (or the base). */
+function rateAbove(rate: CatalogRate, start: number | null): number | undefined {
+  if (rate === undefined || typeof rate === 'number') return rate;
+  let r = rate.base;
+  if (start !== null) for (const t of rate.tiers) if (t.start <= start) r = t.price;
+  return r;
+}
+
+/**
+ * The catalog's price of a model, base and every long-context tier, read from its own price
+ * table (USD per million tokens, turned into integers once): the tier a call lands in is then
+ * chosen per call from its whole input, as the catalog's calculation does.
+ */
 function catalogPrice(model: string): ModelPrice | undefined {
-  const perMtok = (usage: Parameters<typeof calcPrice>[0]): number | undefined => {
-    try {
-      const r = calcPrice(usage, model);
-      return r ? r.total_price : undefined;
-    } catch {
-      return undefined;
-    }
+  let table: Record<string, unknown>;
+  try {
+    const r = calcPrice({ input_tokens: 0 }, model);
+    if (!r) return undefined;
+    table = r.model_price as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const field = (key: string): CatalogRate => table[key] as CatalogRate;
+  const flat = (start: number | null): FlatPrice | undefined => {
+    const input = rateAbove(field('input_mtok'), start);
+    const output = rateAbove(field('output_mtok'), start);
+    if (input === undefined || output === undefined) return undefined;
+    return priceFromUsd({ input, output, cache_read: rateAbove(field('cache_read_mtok'), start) ?? input, cache_write: rateAbove(field('cache_write_mtok'), start) ?? input });
   };
-  const input = perMtok({ input_tokens: TOKENS_PER_MTOK });
-  const output = perMtok({ output_tokens: TOKENS_PER_MTOK });
-  if (input === undefined || output === undefined) return undefined;
-  const cacheRead = perMtok({ input_tokens: TOKENS_PER_MTOK, cache_read_tokens: TOKENS_PER_MTOK });
-  const cacheWrite = perMtok({ input_tokens: TOKENS_PER_MTOK, cache_write_tokens: TOKENS_PER_MTOK });
-  return priceFromUsd({ input, output, cache_read: cacheRead ?? input, cache_write: cacheWrite ?? input });
+  const base = flat(null);
+  if (!base) return undefined;
+  const starts = new Set<number>();
+  for (const key of ['input_mtok', 'output_mtok', 'cache_read_mtok', 'cache_write_mtok']) {
+    const rate = field(key);
+    if (rate !== undefined && typeof rate !== 'number') for (const t of rate.tiers) starts.add(t.start);
+  }
+  const tiers = [...starts].sort((a, b) => a - b).map((start) => ({ above_input_tokens: start, price: flat(start) ?? base }));
+  return tiers.length > 0 ? { ...base, tiers } : base;
 }
 
 function isZero(p: ModelPrice): boolean {
