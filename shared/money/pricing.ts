@@ -127,6 +127,24 @@ function catalogPrice(model: string): ModelPrice | undefined {
   return tiers.length > 0 ? { ...base, tiers } : base;
 }
 
+/**
+ * The names a model may be priced under, most specific first: as sent, then without gateway
+ * prefixes (`openai/gpt-4o`, `openrouter/anthropic/claude-sonnet-4-5`) and without an
+ * `@`-version (`claude-sonnet-4-5@20250929`, as Vertex names them). Dated snapshots
+ * (`gpt-4o-2024-08-06`) the catalog resolves itself.
+ */
+export function candidateNames(model: string): string[] {
+  const out = [model];
+  const add = (name: string): void => {
+    if (name.length > 0 && !out.includes(name)) out.push(name);
+  };
+  const bare = model.slice(model.lastIndexOf('/') + 1);
+  add(bare);
+  const at = bare.indexOf('@');
+  if (at > 0) add(bare.slice(0, at));
+  return out;
+}
+
 function isZero(p: ModelPrice): boolean {
   return p.input_nano_per_mtok === 0 && p.output_nano_per_mtok === 0;
 }
@@ -157,9 +175,10 @@ export class PriceBook {
   }
 
   private lookup(model: string): ResolvedPrice {
-    const override = this.overrides.get(model);
+    const names = candidateNames(model);
+    const override = names.map((n) => this.overrides.get(n)).find((p) => p !== undefined);
     if (override && !isZero(override)) return { price: override, source: 'override' };
-    const catalog = catalogPrice(model);
+    const catalog = names.map((n) => catalogPrice(n)).find((p) => p !== undefined);
     if (catalog && !isZero(catalog)) return { price: catalog, source: 'catalog' };
     const why = override || catalog ? 'is priced at zero' : 'has no known price';
     return { price: this.defaultPrice, source: 'default', warning: `model ${model} ${why}: priced at the default price` };

@@ -55,3 +55,22 @@ describe('pricing: long-context tiers', () => {
     }
   });
 });
+
+describe('pricing: model names as gateways and clouds send them', () => {
+  it.each([
+    ['openai/gpt-4o', 'gpt-4o'],
+    ['anthropic/claude-sonnet-4-5', 'claude-sonnet-4-5'],
+    ['openrouter/anthropic/claude-sonnet-4-5', 'claude-sonnet-4-5'],
+    ['claude-sonnet-4-5@20250929', 'claude-sonnet-4-5'],
+    ['google/gemini-2.5-pro', 'gemini-2.5-pro'],
+  ])('%s is priced as %s, with no default-price warning', (sent, catalogued) => {
+    const resolved = book.resolve(sent);
+    expect(resolved.source).toBe('catalog');
+    expect(resolved.warning).toBeUndefined();
+    expect(resolved.price).toEqual(book.resolve(catalogued).price);
+  });
+
+  it('a name that still resolves to nothing gets the default price and the warning', () => {
+    expect(book.resolve('acme/unknown-model-9')).toMatchObject({ source: 'default', warning: expect.stringContaining('no known price') });
+  });
+});
