@@ -50,6 +50,7 @@ const PriceBlock = z.strictObject({
   output: Usd,
   cache_read: Usd.optional(),
   cache_write: Usd.optional(),
+  cache_write_1h: Usd.optional(),
 });
 
 const ToolPolicy = z.union([

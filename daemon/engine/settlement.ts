@@ -98,15 +98,15 @@ export function spend(st: EngineState, conn: LiveConnection, frame: Spend, keyKn
   send(st, conn.id, { type: 'ack', id: frame.id, cost_usd: nanoToUsd(cost), duplicate: false, over, ...warnings });
 }
 
-type UsageFields = { model?: string | undefined; op?: string | undefined; tool?: string | undefined; input_tokens?: number | undefined; output_tokens?: number | undefined; cache_read_tokens?: number | undefined; cache_write_tokens?: number | undefined; cost_usd?: number | undefined };
+type UsageFields = { model?: string | undefined; op?: string | undefined; tool?: string | undefined; input_tokens?: number | undefined; output_tokens?: number | undefined; cache_read_tokens?: number | undefined; cache_write_tokens?: number | undefined; cache_write_1h_tokens?: number | undefined; cost_usd?: number | undefined };
 
 function usageCost(st: EngineState, model: string | undefined, u: UsageFields): { cost: number; warning?: string | undefined } {
   if (u.cost_usd !== undefined) return { cost: usdToNano(u.cost_usd) };
-  const tokens = (u.input_tokens ?? 0) + (u.output_tokens ?? 0) + (u.cache_read_tokens ?? 0) + (u.cache_write_tokens ?? 0);
+  const tokens = (u.input_tokens ?? 0) + (u.output_tokens ?? 0) + (u.cache_read_tokens ?? 0) + (u.cache_write_tokens ?? 0) + (u.cache_write_1h_tokens ?? 0);
   if (model === undefined && tokens === 0) return { cost: 0 };
   const resolved = st.prices.resolve(model);
   if (resolved.warning) pricingAlert(st, model, resolved.warning);
-  const cost = costOf(resolved.price, { input_tokens: u.input_tokens ?? 0, output_tokens: u.output_tokens ?? 0, cache_read_tokens: u.cache_read_tokens ?? 0, cache_write_tokens: u.cache_write_tokens ?? 0 });
+  const cost = costOf(resolved.price, { input_tokens: u.input_tokens ?? 0, output_tokens: u.output_tokens ?? 0, cache_read_tokens: u.cache_read_tokens ?? 0, cache_write_tokens: u.cache_write_tokens ?? 0, cache_write_1h_tokens: u.cache_write_1h_tokens ?? 0 });
   return { cost, warning: resolved.warning };
 }
 
@@ -136,7 +136,8 @@ function recordUsage(st: EngineState, conn: LiveConnection, chain: readonly Scop
     input_tokens: u.input_tokens ?? 0,
     output_tokens: u.output_tokens ?? 0,
     cache_read_tokens: u.cache_read_tokens ?? 0,
-    cache_write_tokens: u.cache_write_tokens ?? 0,
+    // One column for both kinds of cache write; cost_nano prices each at its own rate.
+    cache_write_tokens: (u.cache_write_tokens ?? 0) + (u.cache_write_1h_tokens ?? 0),
     cost_nano: cost,
     tool: u.tool ?? null,
     op: u.op ?? null,

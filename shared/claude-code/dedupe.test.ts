@@ -7,7 +7,7 @@ function rec(key: string, output: number, opts: Partial<UsageRecord> = {}): Usag
     sessionId: 's-1',
     stream: 's-1:main',
     model: 'm',
-    usage: { input_tokens: 1, output_tokens: output, cache_read_tokens: 10, cache_write_tokens: 0 },
+    usage: { input_tokens: 1, output_tokens: output, cache_read_tokens: 10, cache_write_tokens: 0, cache_write_1h_tokens: 0 },
     final: false,
     timestamp_ms: undefined,
     ...opts,

@@ -8,7 +8,7 @@ const record = (key: string, sessionId: string): UsageRecord => ({
   sessionId,
   stream: `${sessionId}:main`,
   model: 'claude-haiku-4-5',
-  usage: { input_tokens: 10, output_tokens: 2, cache_read_tokens: 3, cache_write_tokens: 4 },
+  usage: { input_tokens: 10, output_tokens: 2, cache_read_tokens: 3, cache_write_tokens: 4, cache_write_1h_tokens: 0 },
   final: true,
   timestamp_ms: undefined,
 });

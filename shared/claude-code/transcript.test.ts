@@ -28,7 +28,7 @@ describe('parseTranscriptLine', () => {
         sessionId: 's-1',
         stream: 's-1:main',
         model: 'claude-sonnet-4-5',
-        usage: { input_tokens: 4, output_tokens: 187, cache_read_tokens: 13972, cache_write_tokens: 2135 },
+        usage: { input_tokens: 4, output_tokens: 187, cache_read_tokens: 13972, cache_write_tokens: 2135, cache_write_1h_tokens: 0 },
         final: false,
         timestamp_ms: Date.parse('2025-06-02T09:14:06.402Z'),
       },

@@ -14,6 +14,7 @@ const Usage = z.object({
   output_tokens: Count.nullish(),
   cache_creation_input_tokens: Count.nullish(),
   cache_read_input_tokens: Count.nullish(),
+  cache_creation: z.object({ ephemeral_5m_input_tokens: Count.nullish(), ephemeral_1h_input_tokens: Count.nullish() }).nullish(),
 });
 
 const AssistantLine = z.object({
@@ -36,7 +37,10 @@ export interface TokenCounts {
   input_tokens: number;
   output_tokens: number;
   cache_read_tokens: number;
+  /** 5-minute cache writes. */
   cache_write_tokens: number;
+  /** 1-hour cache writes, billed higher: never also in cache_write_tokens. */
+  cache_write_1h_tokens: number;
 }
 
 export interface UsageLine {
@@ -79,7 +83,7 @@ export function parseTranscriptLine(text: string): LineResult {
     input_tokens: u.input_tokens ?? 0,
     output_tokens: u.output_tokens ?? 0,
     cache_read_tokens: u.cache_read_input_tokens ?? 0,
-    cache_write_tokens: u.cache_creation_input_tokens ?? 0,
+    ...splitWrites(u.cache_creation_input_tokens ?? 0, u.cache_creation?.ephemeral_1h_input_tokens ?? 0),
   };
   if (line.message.model === SYNTHETIC_MODEL || totalTokens(usage) === 0) return { kind: 'ignored' };
   const timestamp_ms = line.timestamp === undefined ? undefined : Date.parse(line.timestamp);
@@ -103,8 +107,14 @@ export function usageKey(messageId: string, requestId: string | undefined): stri
   return key.length <= MAX_KEY_CHARS ? key : `cc:h:${createHash('sha256').update(key).digest('hex').slice(0, 48)}`;
 }
 
+/** Claude Code reports all cache writes in one count and their 1-hour part apart. */
+function splitWrites(all: number, oneHour: number): Pick<TokenCounts, 'cache_write_tokens' | 'cache_write_1h_tokens'> {
+  const h = Math.min(all, oneHour);
+  return { cache_write_tokens: all - h, cache_write_1h_tokens: h };
+}
+
 export function totalTokens(u: TokenCounts): number {
-  return u.input_tokens + u.output_tokens + u.cache_read_tokens + u.cache_write_tokens;
+  return u.input_tokens + u.output_tokens + u.cache_read_tokens + u.cache_write_tokens + u.cache_write_1h_tokens;
 }
 
 /** Streamed lines of one message repeat its usage, sometimes with a partial output count: keep the largest. */
@@ -114,5 +124,6 @@ export function maxUsage(a: TokenCounts, b: TokenCounts): TokenCounts {
     output_tokens: Math.max(a.output_tokens, b.output_tokens),
     cache_read_tokens: Math.max(a.cache_read_tokens, b.cache_read_tokens),
     cache_write_tokens: Math.max(a.cache_write_tokens, b.cache_write_tokens),
+    cache_write_1h_tokens: Math.max(a.cache_write_1h_tokens, b.cache_write_1h_tokens),
   };
 }

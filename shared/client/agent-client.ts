@@ -619,6 +619,7 @@ export class SpendguardClient {
       output_tokens: req.output_tokens,
       cache_read_tokens: req.cache_read_tokens,
       cache_write_tokens: req.cache_write_tokens,
+      cache_write_1h_tokens: req.cache_write_1h_tokens,
       cost_usd: req.cost_usd,
     });
     const actualNano =
@@ -629,6 +630,7 @@ export class SpendguardClient {
             output_tokens: frame.output_tokens ?? 0,
             cache_read_tokens: frame.cache_read_tokens ?? 0,
             cache_write_tokens: frame.cache_write_tokens ?? 0,
+            cache_write_1h_tokens: frame.cache_write_1h_tokens ?? 0,
           });
     this.allowance.settle(req.reservation, actualNano);
     return this.request(frame, true, req.reservation).then((reply) => expectAck(frame, reply));

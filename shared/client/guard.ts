@@ -54,6 +54,8 @@ export interface GuardUsage {
   output_tokens: number;
   cache_read_tokens?: number;
   cache_write_tokens?: number;
+  /** 1-hour cache writes (Anthropic's `cache_creation.ephemeral_1h_input_tokens`), priced apart. */
+  cache_write_1h_tokens?: number;
   /** For calls whose price the caller knows better than the daemon's catalog. */
   cost_usd?: number;
 }
@@ -149,6 +151,7 @@ async function settle<T>(
       output_tokens: usage.output_tokens,
       ...(usage.cache_read_tokens === undefined ? {} : { cache_read_tokens: usage.cache_read_tokens }),
       ...(usage.cache_write_tokens === undefined ? {} : { cache_write_tokens: usage.cache_write_tokens }),
+      ...(usage.cache_write_1h_tokens === undefined ? {} : { cache_write_1h_tokens: usage.cache_write_1h_tokens }),
       ...(usage.cost_usd === undefined ? {} : { cost_usd: usage.cost_usd }),
     });
   } catch (err) {

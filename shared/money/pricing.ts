@@ -7,6 +7,8 @@ export interface FlatPrice {
   readonly output_nano_per_mtok: number;
   readonly cache_read_nano_per_mtok: number;
   readonly cache_write_nano_per_mtok: number;
+  /** 1-hour cache writes (Anthropic bills them at twice the input rate; 5-minute writes at 1.25×). */
+  readonly cache_write_1h_nano_per_mtok: number;
 }
 
 /**
@@ -24,6 +26,7 @@ export interface PriceUsdPerMtok {
   readonly output: number;
   readonly cache_read?: number | undefined;
   readonly cache_write?: number | undefined;
+  readonly cache_write_1h?: number | undefined;
 }
 
 /** Token counts never overlap: input excludes cache reads and cache writes (SPEC §4). */
@@ -31,7 +34,10 @@ export interface TokenUsage {
   readonly input_tokens: number;
   readonly output_tokens: number;
   readonly cache_read_tokens: number;
+  /** 5-minute cache writes. */
   readonly cache_write_tokens: number;
+  /** 1-hour cache writes, priced apart (never also counted in cache_write_tokens). */
+  readonly cache_write_1h_tokens?: number | undefined;
 }
 
 export type PriceSource = 'override' | 'catalog' | 'default';
@@ -52,6 +58,8 @@ export function priceFromUsd(p: PriceUsdPerMtok): ModelPrice {
     // Without a stated cache price, cached tokens cost what fresh input costs: never cheaper than known.
     cache_read_nano_per_mtok: usdToNano(p.cache_read ?? p.input),
     cache_write_nano_per_mtok: usdToNano(p.cache_write ?? p.input),
+    // Unstated: twice the input rate, what a 1-hour write costs where it exists.
+    cache_write_1h_nano_per_mtok: usdToNano(p.cache_write_1h ?? p.input * 2),
   };
 }
 
@@ -63,19 +71,22 @@ export function priceAt(price: ModelPrice, totalInputTokens: number): FlatPrice 
 }
 
 export function costOf(model: ModelPrice, usage: TokenUsage): Nanousd {
-  const price = priceAt(model, usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens);
+  const writes1h = usage.cache_write_1h_tokens ?? 0;
+  const price = priceAt(model, usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens + writes1h);
   // One rounding per call (up), so a cost is never under-stated.
   const numerator =
     usage.input_tokens * price.input_nano_per_mtok +
     usage.output_tokens * price.output_nano_per_mtok +
     usage.cache_read_tokens * price.cache_read_nano_per_mtok +
-    usage.cache_write_tokens * price.cache_write_nano_per_mtok;
+    usage.cache_write_tokens * price.cache_write_nano_per_mtok +
+    writes1h * price.cache_write_1h_nano_per_mtok;
   if (Number.isSafeInteger(numerator)) return Math.ceil(numerator / TOKENS_PER_MTOK);
   const big =
     BigInt(usage.input_tokens) * BigInt(price.input_nano_per_mtok) +
     BigInt(usage.output_tokens) * BigInt(price.output_nano_per_mtok) +
     BigInt(usage.cache_read_tokens) * BigInt(price.cache_read_nano_per_mtok) +
-    BigInt(usage.cache_write_tokens) * BigInt(price.cache_write_nano_per_mtok);
+    BigInt(usage.cache_write_tokens) * BigInt(price.cache_write_nano_per_mtok) +
+    BigInt(writes1h) * BigInt(price.cache_write_1h_nano_per_mtok);
   const d = BigInt(TOKENS_PER_MTOK);
   return Number((big + d - 1n) / d);
 }
@@ -114,12 +125,13 @@ function catalogPrice(model: string): ModelPrice | undefined {
     const input = rateAbove(field('input_mtok'), start);
     const output = rateAbove(field('output_mtok'), start);
     if (input === undefined || output === undefined) return undefined;
-    return priceFromUsd({ input, output, cache_read: rateAbove(field('cache_read_mtok'), start) ?? input, cache_write: rateAbove(field('cache_write_mtok'), start) ?? input });
+    const cacheWrite = rateAbove(field('cache_write_mtok'), start) ?? input;
+    return priceFromUsd({ input, output, cache_read: rateAbove(field('cache_read_mtok'), start) ?? input, cache_write: cacheWrite, cache_write_1h: rateAbove(field('cache_write_1h_mtok'), start) });
   };
   const base = flat(null);
   if (!base) return undefined;
   const starts = new Set<number>();
-  for (const key of ['input_mtok', 'output_mtok', 'cache_read_mtok', 'cache_write_mtok']) {
+  for (const key of ['input_mtok', 'output_mtok', 'cache_read_mtok', 'cache_write_mtok', 'cache_write_1h_mtok']) {
     const rate = field(key);
     if (rate !== undefined && typeof rate !== 'number') for (const t of rate.tiers) starts.add(t.start);
   }

@@ -2,6 +2,8 @@ import { calcPrice } from '@pydantic/genai-prices';
 import { describe, expect, it } from 'vitest';
 import { EngineDriver } from '../../daemon/engine/testing.js';
 import { usdToNano } from './money.js';
+import { parseTranscriptLine } from '../claude-code/transcript.js';
+import { fromAnthropicUsage } from '../providers/anthropic-usage.js';
 import { costOf, PriceBook, priceFromUsd, type TokenUsage } from './pricing.js';
 
 /**
@@ -72,5 +74,29 @@ describe('pricing: model names as gateways and clouds send them', () => {
 
   it('a name that still resolves to nothing gets the default price and the warning', () => {
     expect(book.resolve('acme/unknown-model-9')).toMatchObject({ source: 'default', warning: expect.stringContaining('no known price') });
+  });
+});
+
+describe('pricing: 1-hour cache writes', () => {
+  /** Anthropic's own usage object for one call: 2k fresh input, 10k written to the 1-hour cache, 3k to the 5-minute one. */
+  const anthropicUsage = { input_tokens: 2_000, output_tokens: 500, cache_read_input_tokens: 0, cache_creation_input_tokens: 13_000, cache_creation: { ephemeral_5m_input_tokens: 3_000, ephemeral_1h_input_tokens: 10_000 } };
+  const catalog = (model: string): number => {
+    const r = calcPrice({ input_tokens: 15_000, output_tokens: 500, cache_write_tokens: 13_000, cache_write_1h_tokens: 10_000 }, model);
+    if (!r) throw new Error(model);
+    return usdToNano(r.total_price);
+  };
+
+  it.each(['claude-opus-4-1', 'claude-sonnet-4-5', 'claude-haiku-4-5'])('%s: the wrapper, the transcript reader and an agent spend all charge what the catalog does', (model) => {
+    const fromWrapper = fromAnthropicUsage(anthropicUsage);
+    expect(fromWrapper).toMatchObject({ cache_write_tokens: 3_000, cache_write_1h_tokens: 10_000 });
+    const line = parseTranscriptLine(JSON.stringify({ type: 'assistant', sessionId: 's', requestId: 'q', message: { id: 'm1', model, stop_reason: 'end_turn', usage: anthropicUsage } }));
+    if (line.kind !== 'usage') throw new Error(JSON.stringify(line));
+    expect(line.line.usage).toMatchObject({ cache_write_tokens: 3_000, cache_write_1h_tokens: 10_000 });
+    const d = new EngineDriver({});
+    const c = d.connect({ agent: 'a', session: 's', task: 't' });
+    const ack = d.request(c, { type: 'spend', id: 's', key: `k-${model}`, model, ...line.line.usage });
+    expect(ack).toMatchObject({ type: 'ack' });
+    expect(d.ledger.at(-1)?.cost_nano).toBe(catalog(model));
+    expect(costOf(book.resolve(model).price, { ...fromWrapper, cache_read_tokens: 0, cache_write_tokens: fromWrapper.cache_write_tokens ?? 0 })).toBe(catalog(model));
   });
 });

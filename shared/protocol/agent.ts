@@ -31,7 +31,10 @@ export const Reserve = z.strictObject({
 
 const CacheTokens = {
   cache_read_tokens: Tokens.optional(),
+  /** 5-minute cache writes. */
   cache_write_tokens: Tokens.optional(),
+  /** 1-hour cache writes, billed higher: never also counted in cache_write_tokens. */
+  cache_write_1h_tokens: Tokens.optional(),
 };
 
 export const Commit = z.strictObject({

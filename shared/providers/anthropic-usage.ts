@@ -11,17 +11,25 @@ interface UsageCounts {
   output_tokens: number;
   cache_read_input_tokens?: number | null;
   cache_creation_input_tokens?: number | null;
+  /** The split of cache_creation_input_tokens by lifetime (5-minute and 1-hour writes are billed apart). */
+  cache_creation?: { ephemeral_5m_input_tokens?: number | null; ephemeral_1h_input_tokens?: number | null } | null;
 }
 
-/** Anthropic's `input_tokens` already excludes cache reads and writes, which it reports separately. */
+/**
+ * Anthropic's `input_tokens` already excludes cache reads and writes, which it reports
+ * separately; 1-hour writes (billed at 2× input, 5-minute ones at 1.25×) go in their own field.
+ */
 export function fromAnthropicUsage(u: UsageCounts): GuardUsage {
   const cacheRead = u.cache_read_input_tokens ?? 0;
-  const cacheWrite = u.cache_creation_input_tokens ?? 0;
+  const cacheWriteAll = u.cache_creation_input_tokens ?? 0;
+  const cacheWrite1h = Math.min(cacheWriteAll, u.cache_creation?.ephemeral_1h_input_tokens ?? 0);
+  const cacheWrite = cacheWriteAll - cacheWrite1h;
   return {
     input_tokens: u.input_tokens ?? 0,
     output_tokens: u.output_tokens,
     ...(cacheRead > 0 ? { cache_read_tokens: cacheRead } : {}),
     ...(cacheWrite > 0 ? { cache_write_tokens: cacheWrite } : {}),
+    ...(cacheWrite1h > 0 ? { cache_write_1h_tokens: cacheWrite1h } : {}),
   };
 }
 
@@ -63,6 +71,7 @@ export class AnthropicStreamMeter implements StreamMeter<Event> {
           output_tokens: u.output_tokens,
           cache_read_input_tokens: u.cache_read_input_tokens ?? start?.cache_read_input_tokens ?? null,
           cache_creation_input_tokens: u.cache_creation_input_tokens ?? start?.cache_creation_input_tokens ?? null,
+          cache_creation: start?.cache_creation ?? null,
         };
         return;
       }

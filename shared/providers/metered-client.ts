@@ -49,6 +49,7 @@ export function meteredClient(client: GuardClient, spec: CallSpec, opts: Wrapper
             output_tokens: counts.output_tokens,
             ...(counts.cache_read_tokens === undefined ? {} : { cache_read_tokens: counts.cache_read_tokens }),
             ...(counts.cache_write_tokens === undefined ? {} : { cache_write_tokens: counts.cache_write_tokens }),
+            ...(counts.cache_write_1h_tokens === undefined ? {} : { cache_write_1h_tokens: counts.cache_write_1h_tokens }),
           },
           usage_source: ctx.usageSource,
           ack,
