@@ -25,7 +25,10 @@ const TRIAL_RETRY_MS = 1_000;
 const span = (msValue: number): string => ms(msValue);
 
 interface DenialBreaker {
+  /** Consecutive counted denials (an agent's); for a user, distinct agents denied in a row. */
   consecutive: number;
+  /** A user's: agents denied since its last grant (≤ user_threshold). One stubborn agent trips only its own. */
+  denied_agents: Set<ScopeState> | null;
   /** As last written: an `open` past `open_until` reads as half-open until a tick or request moves it. */
   state: Breaker;
   open_until: number;
@@ -131,7 +134,7 @@ export class DenialBreakers implements PerScope {
     const d = this.config().breakers.denials;
     for (const s of breakerScopes(chain)) {
       let b = this.map.get(s);
-      if (!b) this.map.set(s, (b = { consecutive: 0, state: 'closed', open_until: 0, successes: 0, trials: new Map(), last: null, last_ms: now }));
+      if (!b) this.map.set(s, (b = { consecutive: 0, denied_agents: null, state: 'closed', open_until: 0, successes: 0, trials: new Map(), last: null, last_ms: now }));
       this.advance(b, now);
       b.last_ms = now;
       if (b.state === 'half-open') {
@@ -139,9 +142,15 @@ export class DenialBreakers implements PerScope {
         continue;
       }
       if (b.state === 'open') continue;
-      b.consecutive += 1;
-      const threshold = scopeKind(s.id) === 'user' ? d.user_threshold : d.threshold;
-      if (threshold > 0 && b.consecutive >= threshold) this.trip(s, b, now, `${b.consecutive} consecutive denials under ${s.id}, the last ${code}`);
+      const user = scopeKind(s.id) === 'user';
+      const agent = chain[chain.length - 1];
+      if (user && agent) {
+        (b.denied_agents ??= new Set()).add(agent);
+        b.consecutive = b.denied_agents.size;
+      } else b.consecutive += 1;
+      const threshold = user ? d.user_threshold : d.threshold;
+      const why = user ? `${b.consecutive} of its agents denied in a row with no grant between, the last ${code}` : `${b.consecutive} consecutive denials under ${s.id}, the last ${code}`;
+      if (threshold > 0 && b.consecutive >= threshold) this.trip(s, b, now, why);
     }
   }
 
@@ -151,6 +160,7 @@ export class DenialBreakers implements PerScope {
       if (!b) continue;
       this.advance(b, now);
       b.consecutive = 0;
+      b.denied_agents = null;
       if (b.state !== 'half-open' || b.last === null) continue;
       b.trials.delete(b.last);
       b.last = null;
@@ -164,6 +174,7 @@ export class DenialBreakers implements PerScope {
     b.state = 'open';
     b.open_until = now + d.reset;
     b.consecutive = 0;
+    b.denied_agents = null;
     b.successes = 0;
     b.trials.clear();
     b.last = null;

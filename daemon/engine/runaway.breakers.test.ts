@@ -172,13 +172,32 @@ describe('half-open admits at most `half_open` trials', () => {
 });
 
 describe('the user breaker follows `threshold` unless user_threshold is set (SPEC §3: N for agents and users)', () => {
-  it('defaults: 5 consecutive denials across two agents of a user open the user breaker', () => {
+  it('defaults: denials of 5 of a user\'s agents in a row (no grant between) open the user breaker', () => {
     const { r } = runaway({});
     const a = chainOf('a', 'carol');
-    const b = [...a.slice(0, 4), newScope(scopeId('agent', 'b'), a[3] as ScopeState)];
-    for (let i = 0; i < 5; i++) r.recordDenial(i % 2 ? a : b, 'BUDGET_EXCEEDED', T0);
+    const agents = [0, 1, 2, 3, 4].map((i) => [...a.slice(0, 4), newScope(scopeId('agent', `fleet-${i}`), a[3] as ScopeState)]);
+    for (let i = 0; i < 4; i++) r.recordDenial(agents[i] as ScopeState[], 'BUDGET_EXCEEDED', T0);
+    expect(r.breakerState(a[1] as ScopeState, T0)).toBe('closed');
+    r.recordDenial(agents[4] as ScopeState[], 'BUDGET_EXCEEDED', T0);
     expect(r.breakerState(a[1] as ScopeState, T0)).toBe('open');
-    expect(r.breakerState(a[4] as ScopeState, T0)).toBe('closed');
+  });
+
+  it('one stubborn agent trips only its own breaker: its user\'s other agents go on', () => {
+    const { r } = runaway({});
+    const a = chainOf('a', 'carol');
+    for (let i = 0; i < 20; i++) r.recordDenial(a, 'LOOP_DETECTED', T0);
+    expect(r.breakerState(a[4] as ScopeState, T0)).toBe('open');
+    expect(r.breakerState(a[1] as ScopeState, T0)).toBe('closed');
+  });
+
+  it('a grant to any agent of the user starts the count again', () => {
+    const { r } = runaway({});
+    const a = chainOf('a', 'carol');
+    const agents = [0, 1, 2, 3, 4, 5].map((i) => [...a.slice(0, 4), newScope(scopeId('agent', `fleet-${i}`), a[3] as ScopeState)]);
+    for (let i = 0; i < 4; i++) r.recordDenial(agents[i] as ScopeState[], 'BUDGET_EXCEEDED', T0);
+    r.recordGrant(agents[5] as ScopeState[], T0);
+    for (let i = 0; i < 4; i++) r.recordDenial(agents[i] as ScopeState[], 'BUDGET_EXCEEDED', T0);
+    expect(r.breakerState(a[1] as ScopeState, T0)).toBe('closed');
   });
 });
 

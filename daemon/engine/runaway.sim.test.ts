@@ -206,11 +206,11 @@ describe('runaway simulations', () => {
     expect(kinds('wall_time')[0]).toMatchObject({ scope: 'task:t', message: expect.stringMatching(/wall_time of 3600s.*new task/) });
   });
 
-  it("the user's denial breaker counts denials across its agents and then refuses a fresh agent of that user", () => {
+  it("the user's denial breaker opens when denials span its agents, and then refuses a fresh agent of that user", () => {
     const d = new EngineDriver({ limits: { task: { cost_usd: 0.1 } }, breakers: { denials: { threshold: 5, user_threshold: 4, reset: '1m' } } });
-    const a = d.connect({ agent: 'ua', session: 's', task: 't1', user: 'bob' });
-    const b = d.connect({ agent: 'ub', session: 's', task: 't2', user: 'bob' });
-    for (let i = 0; i < 4; i++) expect(d.request(i % 2 ? a : b, { type: 'reserve', id: `u${i}`, cost_usd: 1 })).toMatchObject({ code: 'BUDGET_EXCEEDED' });
+    // Agents spawned to dodge their own breakers: each is denied once, no grant between.
+    const fleet = [0, 1, 2, 3].map((i) => d.connect({ agent: `u${i}`, session: 's', task: `t${i}`, user: 'bob' }));
+    fleet.forEach((c, i) => expect(d.request(c, { type: 'reserve', id: `u${i}`, cost_usd: 1 })).toMatchObject({ code: 'BUDGET_EXCEEDED' }));
     const fresh = d.connect({ agent: 'uc', session: 's', task: 't3', user: 'bob' });
     expect(d.request(fresh, { type: 'reserve', id: 'f', cost_usd: 0.01 })).toMatchObject({ type: 'deny', code: 'CIRCUIT_OPEN', scope: 'user:bob', retry_after_ms: 60_000 });
     const other = d.connect({ agent: 'oc', session: 's2', task: 't4', user: 'carol' });
