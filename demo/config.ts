@@ -33,7 +33,9 @@ backpressure: [[0.80, 50], [0.85, 300], [0.90, 750], [0.95, 1500], [1.00, 5000]]
 approvals: { timeout: 60s, increment_usd: 0.25 }
 
 breakers:
-  denials: { threshold: 5, reset: 5m, half_open: 3 }
+  # One demo user runs every scenario: its fan-out's sub-agents each run into their own delegated
+  # cap, which is the cap working, so the user breaker waits for a larger run of denied agents.
+  denials: { threshold: 5, reset: 5m, half_open: 3, user_threshold: 25 }
 
 detectors:
   # The retry loop repeats one (tool, args_hash): its 8th identical call is refused
