@@ -1,7 +1,7 @@
 import type { DenyCode } from '../../shared/protocol/agent.js';
 import type { Config } from '../config/schema.js';
 import { AdaptiveSizer } from './adaptive.js';
-import { COST, TOKENS } from './deltas.js';
+import { COST, TOKENS, isEmpty } from './deltas.js';
 import { MAX_ALERTS, MAX_CHAIN, priceBookOf, usesMinShare, type EngineState, type EngineView } from './engine-state.js';
 import type { Alert, Effect } from './events.js';
 import { blockFor, compileBlock, type Check, type ScopeLimits } from './limits.js';
@@ -99,9 +99,7 @@ export function ancestry(s: ScopeState): ScopeState[] {
  * that follow the tree would stop following the money).
  */
 function movable(s: ScopeState): boolean {
-  if (s.conn_refs > 0 || s.hold !== null || s.cap !== null) return false;
-  for (const _ in s.reserved) return false;
-  return true;
+  return s.conn_refs === 0 && s.hold === null && s.cap === null && isEmpty(s.reserved);
 }
 
 /**

@@ -41,6 +41,12 @@ export function usageDeltas(u: UsageAmounts): Deltas {
   return d;
 }
 
+/** Whether no dimension holds an amount (addInto deletes zeros, so empty means zero). */
+export function isEmpty(d: Deltas): boolean {
+  for (const _ in d) return false;
+  return true;
+}
+
 export function addInto(target: Deltas, d: Deltas, sign: 1 | -1 = 1): void {
   for (const k in d) {
     const v = (target[k] ?? 0) + sign * (d[k] ?? 0);

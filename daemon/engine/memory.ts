@@ -1,4 +1,5 @@
 import { globalScope, scope } from './context.js';
+import { isEmpty } from './deltas.js';
 import type { EngineState, EngineView } from './engine-state.js';
 import { levelOf, ratioOf } from './pressure.js';
 import { GLOBAL, type ScopeId } from './scope.js';
@@ -39,10 +40,6 @@ function idle(st: EngineView, s: ScopeState, prompted: ReadonlySet<ScopeState>):
   );
 }
 
-function isEmpty(d: object): boolean {
-  for (const _ in d) return false;
-  return true;
-}
 
 /** Drops every idle scope, leaves first: a parent whose last child left may go in the same sweep. */
 export function evictIdle(st: EngineState): number {

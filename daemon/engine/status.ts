@@ -1,6 +1,6 @@
 import { nanoToUsd } from '../../shared/money/money.js';
 import type { PromptJson, ScopeStatus, StatusJson } from '../../shared/protocol/operator.js';
-import { CALLS, COST, INPUT_TOKENS, OUTPUT_TOKENS, TOKENS, type Deltas } from './deltas.js';
+import { CALLS, COST, INPUT_TOKENS, OUTPUT_TOKENS, TOKENS, isEmpty, type Deltas } from './deltas.js';
 import { limitsOf, periods } from './context.js';
 import type { EngineView } from './engine-state.js';
 import { usedFor } from './fits.js';
@@ -111,10 +111,6 @@ export function topScopes(engine: EngineView, limit: number): ScopeState[] {
   return out;
 }
 
-function isEmpty(d: object): boolean {
-  for (const _ in d) return false;
-  return true;
-}
 
 export function statusJson(engine: EngineView, limit = MAX_SCOPES_SHOWN): StatusJson {
   const scopes: Record<string, ScopeStatus> = {};
