@@ -73,6 +73,25 @@ describe('breakers', () => {
   });
 });
 
+describe('price overrides: a zero price only with free: true', () => {
+  it('a stray zero on a catalogued model is an error at its line and column, naming the way out', () => {
+    const text = 'pricing:\n  models:\n    gpt-4o: { input: 0, output: 10 }\n';
+    expect(errorOf(parseConfigText(text, 'cfg.yaml'))).toBe('cfg.yaml:3:22: pricing.models.gpt-4o.input: is 0: a zero price is honoured only with free: true next to it');
+  });
+
+  it('free: true alone, or next to zeros, is honoured; next to a real price it contradicts itself', () => {
+    const models = configOf(parseConfigText('pricing:\n  models:\n    local-llama: { free: true }\n    gpt-4o: { input: 0, output: 0, free: true }\n', 'cfg.yaml')).pricing.models;
+    expect(models['local-llama']).toMatchObject({ input: 0, output: 0, free: true });
+    expect(models['gpt-4o']).toMatchObject({ input: 0, output: 0, free: true });
+    expect(errorOf(parseConfigText('pricing:\n  models:\n    m: { input: 3, free: true }\n', 'cfg.yaml'))).toBe('cfg.yaml:3:17: pricing.models.m.input: must be 0 or left out: the model is marked free: true');
+  });
+
+  it('the default price is never zero: every unknown model would pass free', () => {
+    expect(errorOf(parseConfigText('pricing:\n  default: { input: 0, output: 4 }\n', 'cfg.yaml'))).toBe('cfg.yaml:2:21: pricing.default.input: must be above 0: unknown models are priced at it');
+    expect(errorOf(parseConfigText('pricing:\n  default: { input: 1, output: 4, free: true }\n', 'cfg.yaml'))).toBe('cfg.yaml:2:35: pricing.default.free: unknown key');
+  });
+});
+
 describe('schema problems carry file:line:column, path and reason', () => {
   it('wrong type', () => {
     const text = 'listen: 127.0.0.1:7878\nlimits:\n  task:\n    tokens: lots\n';

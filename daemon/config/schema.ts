@@ -45,13 +45,43 @@ const ScopeKey = z
   .string()
   .regex(/^(global|(user|session|task|agent):[A-Za-z0-9._@/+=-]{1,128})$/, 'must be global or kind:id');
 
-const PriceBlock = z.strictObject({
+const RATE_KEYS = ['input', 'output', 'cache_read', 'cache_write', 'cache_write_1h'] as const;
+
+/** USD per million tokens. Unstated cache rates: read and 5-minute write at the input rate, 1-hour write at twice it. */
+const PriceRates = z.strictObject({
   input: Usd,
   output: Usd,
   cache_read: Usd.optional(),
   cache_write: Usd.optional(),
   cache_write_1h: Usd.optional(),
 });
+
+/** The fallback for models priced nowhere: never free, or an unknown model would pass every cap. */
+const DefaultPrice = PriceRates.superRefine((p, ctx) => {
+  for (const key of ['input', 'output'] as const) {
+    if (p[key] === 0) ctx.addIssue({ code: 'custom', path: [key], message: 'must be above 0: unknown models are priced at it' });
+  }
+});
+
+/**
+ * A model's price override. A zero input or output price is a claim that the model costs nothing
+ * (a local model), so it must say so with `free: true`; a stray 0 is more often a typo.
+ */
+const ModelPriceOverride = PriceRates.partial()
+  .extend({ free: z.boolean().optional() })
+  .superRefine((p, ctx) => {
+    if (p.free === true) {
+      for (const key of RATE_KEYS) {
+        if (p[key] !== undefined && p[key] !== 0) ctx.addIssue({ code: 'custom', path: [key], message: 'must be 0 or left out: the model is marked free: true' });
+      }
+      return;
+    }
+    for (const key of ['input', 'output'] as const) {
+      if (p[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'is required' });
+      else if (p[key] === 0) ctx.addIssue({ code: 'custom', path: [key], message: 'is 0: a zero price is honoured only with free: true next to it' });
+    }
+  })
+  .transform((p) => (p.free === true ? { input: 0, output: 0, cache_read: 0, cache_write: 0, cache_write_1h: 0, free: true } : { ...p, input: p.input ?? 0, output: p.output ?? 0 }));
 
 const ToolPolicy = z.union([
   z.enum(['auto', 'confirm', 'deny']),
@@ -162,8 +192,8 @@ export const ConfigSchema = z.strictObject({
   alerts: z.strictObject({ webhook: z.url().optional() }).prefault({}),
   pricing: z
     .strictObject({
-      default: PriceBlock.default({ input: 1, output: 4 }),
-      models: z.record(z.string(), PriceBlock).default({}),
+      default: DefaultPrice.default({ input: 1, output: 4 }),
+      models: z.record(z.string(), ModelPriceOverride).default({}),
     })
     .prefault({}),
 });

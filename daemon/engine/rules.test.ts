@@ -155,10 +155,12 @@ describe('engine: limit rules', () => {
     expect(g.type === 'grant' && g.warnings.join()).toContain('no-such-model-xyz');
     const ack = d.request(c, { type: 'spend', id: 's', key: 'k', model: 'no-such-model-xyz', input_tokens: 1000, output_tokens: 1000 });
     expect(ack).toMatchObject({ cost_usd: 0.005, warnings: [expect.stringContaining('no-such-model-xyz has no known price')] });
-    // A zero-priced override and the catalog's real prices: the first falls back too, the second is exact.
-    const z = new EngineDriver({ pricing: { default: { input: 1, output: 4 }, models: { freebie: { input: 0, output: 0 } } } });
+    // A model the operator marked free costs nothing, silently; the catalog's real prices are exact.
+    const z = new EngineDriver({ pricing: { default: { input: 1, output: 4 }, models: { freebie: { free: true } } } });
     const zc = z.connect(hello);
-    expect(z.request(zc, { type: 'spend', id: 'z', key: 'z', model: 'freebie', input_tokens: 1_000_000, output_tokens: 0 })).toMatchObject({ cost_usd: 1, warnings: [expect.stringContaining('priced at zero')] });
+    const free = z.request(zc, { type: 'spend', id: 'z', key: 'z', model: 'freebie', input_tokens: 1_000_000, output_tokens: 1_000 });
+    expect(free).toMatchObject({ cost_usd: 0 });
+    expect(free).not.toHaveProperty('warnings');
     expect(z.request(zc, { type: 'spend', id: 'g', key: 'g', model: 'gpt-4o', input_tokens: 1_000_000, output_tokens: 1_000_000 })).toMatchObject({ cost_usd: 12.5 });
     expect(z.request(zc, { type: 'spend', id: 'g2', key: 'g2', model: 'gpt-4o', input_tokens: 1, output_tokens: 0 })).not.toHaveProperty('warnings');
     // The operator hears of each default-priced model once, however often it is used.

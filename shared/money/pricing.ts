@@ -157,13 +157,15 @@ export function candidateNames(model: string): string[] {
   return out;
 }
 
-function isZero(p: ModelPrice): boolean {
+function isFree(p: ModelPrice): boolean {
   return p.input_nano_per_mtok === 0 && p.output_nano_per_mtok === 0;
 }
 
 /**
  * Resolves a model to a price: YAML override, then the bundled catalog, then the configured
- * default. Unknown and zero-priced models get the default and a warning — they never pass free.
+ * default. An override is taken as written (the config accepts a zero price only with
+ * `free: true`); a model the catalog lists as free, or does not know, gets the default price and
+ * a warning saying which — nothing passes free unless the operator said so.
  */
 export class PriceBook {
   private readonly cache = new Map<string, ResolvedPrice>();
@@ -189,10 +191,12 @@ export class PriceBook {
   private lookup(model: string): ResolvedPrice {
     const names = candidateNames(model);
     const override = names.map((n) => this.overrides.get(n)).find((p) => p !== undefined);
-    if (override && !isZero(override)) return { price: override, source: 'override' };
+    if (override) return { price: override, source: 'override' };
     const catalog = names.map((n) => catalogPrice(n)).find((p) => p !== undefined);
-    if (catalog && !isZero(catalog)) return { price: catalog, source: 'catalog' };
-    const why = override || catalog ? 'is priced at zero' : 'has no known price';
-    return { price: this.defaultPrice, source: 'default', warning: `model ${model} ${why}: priced at the default price` };
+    if (catalog && !isFree(catalog)) return { price: catalog, source: 'catalog' };
+    const warning = catalog
+      ? `model ${model} is free in the catalog: priced at the default price (to accept it as free, set pricing.models.${model}.free: true)`
+      : `model ${model} has no known price: priced at the default price (set its price under pricing.models.${model})`;
+    return { price: this.defaultPrice, source: 'default', warning };
   }
 }

@@ -33,16 +33,38 @@ function cacheWriteOf(meta: ProviderMetadata): number {
   return count(field(meta?.anthropic, 'cacheCreationInputTokens')) || count(field(field(meta?.openai, 'usage'), 'cacheWriteTokens'));
 }
 
+/** Anthropic's raw usage rides along in `anthropic.usage`; its `cache_creation` says which writes were 1-hour ones. */
+function cacheWrite1hOf(meta: ProviderMetadata): number {
+  return count(field(field(field(meta?.anthropic, 'usage'), 'cache_creation'), 'ephemeral_1h_input_tokens'));
+}
+
+/**
+ * Whether `reasoningTokens` come on top of `outputTokens`. Google reports thoughts beside the
+ * candidates (and bills both as output; its total counts both); OpenAI's output already includes
+ * reasoning. The reported total tells which; without one, the provider does.
+ */
+function reasoningBilledApart(usage: Usage, reasoning: number, provider: string): boolean {
+  if (reasoning === 0) return false;
+  if (usage.totalTokens !== undefined && usage.inputTokens !== undefined && usage.outputTokens !== undefined) {
+    return usage.totalTokens >= usage.inputTokens + usage.outputTokens + reasoning;
+  }
+  return provider.startsWith('google') || provider.startsWith('vertex');
+}
+
 /** The provider's usage in the protocol's non-overlapping fields, or undefined when it reported none. */
-export function fromAiUsage(usage: Usage, meta: ProviderMetadata, includesCached: boolean): GuardUsage | undefined {
+export function fromAiUsage(usage: Usage, meta: ProviderMetadata, includesCached: boolean, provider = ''): GuardUsage | undefined {
   if (usage.inputTokens === undefined || usage.outputTokens === undefined) return undefined;
   const cacheRead = count(usage.cachedInputTokens);
-  const cacheWrite = cacheWriteOf(meta);
+  const cacheWriteAll = cacheWriteOf(meta);
+  const cacheWrite1h = Math.min(cacheWriteAll, cacheWrite1hOf(meta));
+  const cacheWrite = cacheWriteAll - cacheWrite1h;
+  const reasoning = count(usage.reasoningTokens);
   return {
-    input_tokens: includesCached ? Math.max(0, usage.inputTokens - cacheRead - cacheWrite) : usage.inputTokens,
-    output_tokens: usage.outputTokens,
+    input_tokens: includesCached ? Math.max(0, usage.inputTokens - cacheRead - cacheWriteAll) : usage.inputTokens,
+    output_tokens: usage.outputTokens + (reasoningBilledApart(usage, reasoning, provider) ? reasoning : 0),
     ...(cacheRead > 0 ? { cache_read_tokens: cacheRead } : {}),
     ...(cacheWrite > 0 ? { cache_write_tokens: cacheWrite } : {}),
+    ...(cacheWrite1h > 0 ? { cache_write_1h_tokens: cacheWrite1h } : {}),
   };
 }
 
@@ -71,6 +93,7 @@ export class AiStreamMeter implements StreamMeter<StreamPart> {
     private readonly inputEstimate: number,
     private readonly tokenizer: Tokenizer,
     private readonly includesCached: boolean,
+    private readonly provider: string,
   ) {}
 
   observe(part: StreamPart): void {
@@ -87,7 +110,7 @@ export class AiStreamMeter implements StreamMeter<StreamPart> {
         this.text += part.toolName;
         return;
       case 'finish':
-        this.final = fromAiUsage(part.usage, part.providerMetadata, this.includesCached);
+        this.final = fromAiUsage(part.usage, part.providerMetadata, this.includesCached, this.provider);
         return;
       default:
         return;

@@ -118,6 +118,17 @@ describe('fromAiUsage', () => {
     });
   });
 
+  it('adds reasoning tokens only where the provider reports them beside the output (Gemini), not inside it (OpenAI)', () => {
+    const google = { inputTokens: 100, outputTokens: 40, totalTokens: 200, reasoningTokens: 60 };
+    expect(fromAiUsage(google, undefined, true)?.output_tokens).toBe(100);
+    const openai = { inputTokens: 100, outputTokens: 100, totalTokens: 200, reasoningTokens: 60 };
+    expect(fromAiUsage(openai, undefined, true)?.output_tokens).toBe(100);
+    // No total reported: the provider decides.
+    const bare = { inputTokens: 100, outputTokens: 40, totalTokens: undefined, reasoningTokens: 60 };
+    expect(fromAiUsage(bare, undefined, true, 'google.vertex.chat')?.output_tokens).toBe(100);
+    expect(fromAiUsage(bare, undefined, true, 'openai.responses')?.output_tokens).toBe(40);
+  });
+
   it('is undefined when the provider reported nothing', () => {
     expect(fromAiUsage({ inputTokens: undefined, outputTokens: undefined, totalTokens: undefined }, undefined, true)).toBeUndefined();
   });

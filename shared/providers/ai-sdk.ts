@@ -59,7 +59,7 @@ export function spendguardMiddleware(client: GuardClient, opts: SpendguardMiddle
       return guardedCall(client, spec, wrapperOpts, async (p) => {
         const target = targetOf(model, p);
         const res: GenerateResult = await target.doGenerate(clamped(params, p));
-        const reported = fromAiUsage(res.usage, res.providerMetadata, includesCached(target.provider));
+        const reported = fromAiUsage(res.usage, res.providerMetadata, includesCached(target.provider), target.provider);
         const usage = reported ?? { input_tokens: spec.inputTokens, output_tokens: tokenizer.count(contentText(res.content)) };
         return { value: res, usage, usageSource: reported ? 'provider' : 'tokenizer', responseId: res.response?.id, sentMaxTokens: p.maxTokens };
       });
@@ -67,18 +67,18 @@ export function spendguardMiddleware(client: GuardClient, opts: SpendguardMiddle
     wrapStream: async ({ params, model }) => {
       const spec = specOf(model, params);
       let opened: StreamResult | undefined;
-      let includes = includesCached(model.provider);
+      let provider = model.provider;
       const stream = await guardedStream(
         client,
         spec,
         wrapperOpts,
         async (p) => {
           const target = targetOf(model, p);
-          includes = includesCached(target.provider);
+          provider = target.provider;
           opened = await target.doStream(clamped(params, p));
           return { source: readAll(opened.stream), sentMaxTokens: p.maxTokens };
         },
-        () => new AiStreamMeter(spec.inputTokens, tokenizer, includes),
+        () => new AiStreamMeter(spec.inputTokens, tokenizer, includesCached(provider), provider),
       );
       if (!opened) throw new Error('unreachable: stream handed over before it was opened');
       return { ...opened, stream: toReadable(stream) };

@@ -12,6 +12,8 @@ export interface FakeReply {
   id: string;
   text: string;
   usage: FakeUsage;
+  /** Non-stream replies: this usage object verbatim, in the provider's own format, instead of one built from `usage`. */
+  rawUsage?: Record<string, unknown>;
   /** Answer with this HTTP status and an error body instead. */
   status?: number;
   /** Streams: close the connection after this many text deltas, before any usage is sent. */
@@ -61,7 +63,7 @@ export const openaiFormat = {
       created: CREATED_S,
       model,
       choices: [{ index: 0, message: { role: 'assistant', content: r.text, refusal: null }, finish_reason: 'stop', logprobs: null }],
-      usage: openaiFormat.usage(r.usage),
+      usage: r.rawUsage ?? openaiFormat.usage(r.usage),
     };
   },
 
@@ -108,7 +110,8 @@ export const anthropicFormat = {
   },
 
   json(r: FakeReply, model: string): Record<string, unknown> {
-    return anthropicFormat.message(r, model, [{ type: 'text', text: r.text, citations: null }], r.usage.output, 'end_turn');
+    const message = anthropicFormat.message(r, model, [{ type: 'text', text: r.text, citations: null }], r.usage.output, 'end_turn');
+    return r.rawUsage ? { ...message, usage: r.rawUsage } : message;
   },
 
   stream(r: FakeReply, model: string): SseScript {
