@@ -36,6 +36,8 @@ export interface ServerOptions {
   readonly port: number;
   readonly tokens: Tokens;
   readonly log: Logger;
+  /** Refuse the shared agent token: agents must authenticate with a key bound to a scope. */
+  readonly requireKeys?: boolean;
 }
 
 export class SpendguardServer implements Transport {
@@ -273,6 +275,10 @@ export class SpendguardServer implements Transport {
     });
     this.wss.close();
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  }
+
+  get requireKeys(): boolean {
+    return this.opts.requireKeys === true;
   }
 
   get connectionCount(): number {
