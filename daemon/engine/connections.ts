@@ -2,6 +2,7 @@ import type { Hello } from '../../shared/protocol/agent.js';
 import { ancestry, join, markChanged, scope, send, sendError } from './context.js';
 import { canEnd, endDelegation } from './delegation.js';
 import { MAX_CHAIN, type EngineState } from './engine-state.js';
+import { chainRefusal, helloRefusal } from './keys.js';
 import { budgetView } from './messages.js';
 import { dropPrompt } from './approvals.js';
 import { releaseReservation } from './settlement.js';
@@ -10,12 +11,22 @@ import type { ConnId, LiveConnection, ScopeState } from './state.js';
 
 /** Connections: a socket opens, says hello (joins its chain), says bye or drops. */
 
-export function open(st: EngineState, conn: ConnId): void {
-  if (!st.conns.has(conn)) st.conns.set(conn, { state: 'pending', id: conn });
+/** `keyLabel`: the key the shell authenticated the socket with; none: the shared agent token. */
+export function open(st: EngineState, conn: ConnId, keyLabel?: string): void {
+  if (st.conns.has(conn)) return;
+  const key = keyLabel === undefined ? null : (st.keys.get(keyLabel) ?? null);
+  if (keyLabel !== undefined && (key === null || key.revoked)) {
+    // Revoked between the door and here: the socket is refused, not let in as the shared token.
+    st.conns.set(conn, { state: 'rejected', id: conn, key: null });
+    st.out.push({ type: 'close', conn });
+    return;
+  }
+  if (key) key.last_used_ms = st.now;
+  st.conns.set(conn, { state: 'pending', id: conn, key });
 }
 
 function reject(st: EngineState, conn: ConnId, message: string): void {
-  st.conns.set(conn, { state: 'rejected', id: conn });
+  st.conns.set(conn, { state: 'rejected', id: conn, key: st.conns.get(conn)?.key ?? null });
   sendError(st, conn, undefined, 'INVALID', message);
 }
 
@@ -46,10 +57,14 @@ function parentChain(st: EngineState, frame: Hello): ScopeState[] | string {
 }
 
 export function hello(st: EngineState, connId: ConnId, frame: Hello): void {
-  if (st.conns.get(connId)?.state === 'live') {
+  const before = st.conns.get(connId);
+  if (before?.state === 'live') {
     sendError(st, connId, undefined, 'INVALID', 'hello: already sent on this connection');
     return;
   }
+  const key = before?.key ?? null;
+  const misplaced = key ? helloRefusal(st, key, frame) : null;
+  if (misplaced !== null) return reject(st, connId, misplaced);
   const above = parentChain(st, frame);
   if (typeof above === 'string') return reject(st, connId, above);
   if (above.length >= MAX_CHAIN) return reject(st, connId, `parent: delegation deeper than ${MAX_CHAIN} levels`);
@@ -60,6 +75,8 @@ export function hello(st: EngineState, connId: ConnId, frame: Hello): void {
   // An agent already running elsewhere is joined there, under its own parent.
   const chain = agent.parent === named ? [...above, agent] : ancestry(agent);
   if (chain.length > MAX_CHAIN) return reject(st, connId, `parent: delegation deeper than ${MAX_CHAIN} levels`);
+  const outside = key ? chainRefusal(key, chain) : null;
+  if (outside !== null) return reject(st, connId, outside);
   // A sub-agent that says who its parent is counts toward the parent's fan-out whether or
   // not budget was delegated to it; past the limits it may connect, but never spend.
   const parentAgent = frame.parent !== undefined && agent.parent === named ? named : undefined;
@@ -72,7 +89,7 @@ export function hello(st: EngineState, connId: ConnId, frame: Hello): void {
     markChanged(st, s);
   }
   if (agent.live_conn === null) agent.live_conn = connId;
-  const live: LiveConnection = { state: 'live', id: connId, hello: frame, agent, chain, ...(fanout ? { fanout: { scope: fanout.scope, message: fanout.message } } : {}) };
+  const live: LiveConnection = { state: 'live', id: connId, key, hello: frame, agent, chain, ...(fanout ? { fanout: { scope: fanout.scope, message: fanout.message } } : {}) };
   st.conns.set(connId, live);
   if (parentAgent && !fanout) st.runaway.adopt(parentAgent, agent);
   const budgets: Record<string, ReturnType<typeof budgetView>> = {};

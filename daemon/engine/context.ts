@@ -32,6 +32,8 @@ export function createState(opts: { config: Config; config_path: string | null; 
     reservations: new Map(),
     conns: new Map(),
     prompts: new Map(),
+    keys: new Map(),
+    keys_by_hash: new Map(),
     alerts: [],
     alert_seq: 0,
     adaptive: new AdaptiveSizer(),

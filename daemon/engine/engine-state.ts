@@ -3,6 +3,7 @@ import { PriceBook, priceFromUsd, type ModelPrice } from '../../shared/money/pri
 import type { Config } from '../config/schema.js';
 import type { AdaptiveSizer } from './adaptive.js';
 import type { Alert, Effect } from './events.js';
+import type { KeyRecord } from './keys.js';
 import type { PeriodClock } from './periods.js';
 import type { Runaway } from './runaway.js';
 import type { ScopeId } from './scope.js';
@@ -29,6 +30,9 @@ export interface EngineState {
   readonly reservations: Map<ReservationId, Reservation>;
   readonly conns: Map<ConnId, Connection>;
   readonly prompts: Map<PromptId, Prompt>;
+  /** Keys bound to a scope, by label and by the hash of the secret (bounded by MAX_KEYS). */
+  readonly keys: Map<string, KeyRecord>;
+  readonly keys_by_hash: Map<string, KeyRecord>;
   readonly alerts: Alert[];
   alert_seq: number;
   readonly adaptive: AdaptiveSizer;
@@ -72,6 +76,9 @@ export type EngineView = {
 };
 
 export const MAX_PROMPTS = 1_000;
+/** Prompts one agent, and one session, may have waiting: one flood cannot crowd out the others' requests. */
+export const MAX_PROMPTS_PER_AGENT = 16;
+export const MAX_PROMPTS_PER_SESSION = 100;
 export const MAX_ALERTS = 200;
 export const MAX_CHAIN = 32;
 

@@ -16,7 +16,7 @@ import { commit, release, spend } from './settlement.js';
 import type { ConnId, ScopeState } from './state.js';
 import { tick } from './time.js';
 
-export type { RestoredScope, RestoredState, ReplayRow } from './restore.js';
+export type { RestoredKey, RestoredScope, RestoredState, ReplayRow } from './restore.js';
 export { budgetView, checkFigure, checkName, exceededMessage, formatNano } from './messages.js';
 
 export interface EngineOptions {
@@ -40,7 +40,7 @@ export function handle(st: EngineState, event: EngineEvent, now: number): Effect
   st.out = [];
   switch (event.type) {
     case 'open':
-      open(st, event.conn);
+      open(st, event.conn, event.key);
       break;
     case 'hello':
       hello(st, event.conn, event.frame);
@@ -52,7 +52,7 @@ export function handle(st: EngineState, event: EngineEvent, now: number): Effect
       disconnect(st, event.conn);
       break;
     case 'operator':
-      handleOperator(st, event.conn, event.frame, event.actor);
+      handleOperator(st, event.conn, event.frame, event.actor, event.secret);
       break;
     case 'tick':
       tick(st);

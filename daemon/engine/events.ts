@@ -8,12 +8,13 @@ import type { ConnId } from './state.js';
 
 export type EngineEvent =
   /** A socket was accepted: errors can be sent to it before its hello. */
-  | { readonly type: 'open'; readonly conn: ConnId }
+  | { readonly type: 'open'; readonly conn: ConnId; readonly key?: string }
   | { readonly type: 'hello'; readonly conn: ConnId; readonly frame: Hello }
   /** `key_known`: the shell found the frame's idempotency key in the ledger or the unflushed batch. */
   | { readonly type: 'agent'; readonly conn: ConnId; readonly frame: AgentRequest; readonly key_known: boolean }
   | { readonly type: 'disconnect'; readonly conn: ConnId }
-  | { readonly type: 'operator'; readonly conn: ConnId; readonly frame: OperatorFrame; readonly actor: string }
+  /** `secret`: the shell's random key for a `key_create` (the engine makes no randomness). */
+  | { readonly type: 'operator'; readonly conn: ConnId; readonly frame: OperatorFrame; readonly actor: string; readonly secret?: string }
   | { readonly type: 'tick' }
   | { readonly type: 'config'; readonly config: Config; readonly path: string | null }
   | { readonly type: 'config_error'; readonly error: string }
@@ -52,7 +53,7 @@ export interface Alert {
   readonly seq: number;
   readonly at_ms: number;
   readonly level: AlertLevel;
-  readonly kind: 'threshold' | 'kill' | 'resume' | 'overshoot' | 'prompt' | 'grant' | 'config' | 'pricing' | 'breaker' | 'loop' | 'amplification' | 'fanout' | 'rate' | 'tool' | 'wall_time' | 'ledger';
+  readonly kind: 'threshold' | 'kill' | 'resume' | 'overshoot' | 'prompt' | 'grant' | 'config' | 'pricing' | 'breaker' | 'loop' | 'amplification' | 'fanout' | 'rate' | 'tool' | 'wall_time' | 'ledger' | 'key';
   readonly scope: string;
   readonly message: string;
 }

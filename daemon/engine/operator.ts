@@ -4,6 +4,7 @@ import { dropPrompt, retryPrompt } from './approvals.js';
 import { alert, deny, emit, globalScope, limitsOf, markAllChanged, scope as scopeOf, send } from './context.js';
 import { COST, TOKENS, addInto, type Deltas } from './deltas.js';
 import type { EngineState } from './engine-state.js';
+import { createKey, keyJson, revokeKey } from './keys.js';
 import { kill, resume } from './kills.js';
 import { formatNano } from './messages.js';
 import { isScopeId, type ScopeId } from './scope.js';
@@ -11,7 +12,7 @@ import type { ConnId, PromptId, ScopeState } from './state.js';
 import { promptsJson, statusJson } from './status.js';
 
 /** Operator commands: kill / resume / grant / once / deny, and the status and prompt views. */
-export function handleOperator(engine: EngineState, conn: ConnId, frame: OperatorFrame, actor: string): void {
+export function handleOperator(engine: EngineState, conn: ConnId, frame: OperatorFrame, actor: string, secret?: string): void {
   const ok = (message: string, extra: Record<string, unknown> = {}): void =>
     send(engine, conn, { type: 'result', id: frame.id, ok: true, message, ...extra });
   const fail = (message: string): void => send(engine, conn, { type: 'error', id: frame.id, code: 'INVALID', message });
@@ -50,6 +51,23 @@ export function handleOperator(engine: EngineState, conn: ConnId, frame: Operato
       deny(engine, p.conn, p.request.id, 'APPROVAL_DENIED', p.scope.id, `the operator denied: ${p.reason}`);
       emit(engine, { type: 'action', row: { ts: engine.now, kind: 'prompt_answer', scope: p.scope.id, actor, data: { prompt: p.id, answer: 'deny' } } });
       ok(`denied ${p.id} (${p.agent.id})`);
+      return;
+    }
+    case 'key_create': {
+      if (!engine.ledger.writable) return fail(`ledger: cannot be written (${engine.ledger.error ?? 'unknown error'}); a key must be recorded before it works — free disk space and retry`);
+      if (secret === undefined) return fail('key_create: the daemon made no key (internal error)');
+      const r = createKey(engine, frame, secret, actor);
+      if (!r.ok) return fail(r.message);
+      ok(`created key ${r.key.label} for ${r.key.scope}${r.key.agent ? ` as agent ${r.key.agent}` : ''}: it is shown only now`, { key: secret, keys: [keyJson(engine, r.key)] });
+      return;
+    }
+    case 'key_list':
+      ok('ok', { keys: [...engine.keys.values()].map((k) => keyJson(engine, k)) });
+      return;
+    case 'key_revoke': {
+      const r = revokeKey(engine, frame.target, actor);
+      if (r.ok) ok(r.message);
+      else fail(r.message);
       return;
     }
     default:

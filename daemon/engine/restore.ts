@@ -1,3 +1,4 @@
+import { remember } from './keys.js';
 import { scope } from './context.js';
 import { addInto, usageDeltas, type Deltas } from './deltas.js';
 import { restoreDelegation } from './delegation.js';
@@ -29,10 +30,23 @@ export interface RestoredState {
   readonly kills: ReadonlyArray<{ readonly scope: ScopeId; readonly reason: string; readonly at_ms: number }>;
   /** Delegations still open at the last stop: the child's cap, funded again from its parent. */
   readonly delegations?: ReadonlyArray<{ readonly child: ScopeId; readonly chain: readonly ScopeId[]; readonly cap: Deltas }>;
+  /** Keys bound to a scope, as created and revoked (hashes only). */
+  readonly keys?: readonly RestoredKey[];
+}
+
+export interface RestoredKey {
+  readonly label: string;
+  readonly hash: string;
+  readonly scope: ScopeId;
+  readonly agent: string | null;
+  readonly created_ms: number;
+  readonly expires_ms: number | null;
+  readonly revoked: boolean;
 }
 
 /** Rebuilds counters, grants, kills and open delegations from what the ledger read back. */
 export function restore(st: EngineState, restored: RestoredState): void {
+  for (const k of restored.keys ?? []) remember(st, { ...k, last_used_ms: null, expiry_handled: false });
   const byId = new Map(restored.scopes.map((s) => [s.id, s]));
   const built = new Set<ScopeId>();
   const build = (id: ScopeId, depth: number): ScopeState => {

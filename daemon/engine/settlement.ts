@@ -1,17 +1,18 @@
 import { nanoToUsd, usdToNano } from '../../shared/money/money.js';
 import { costOf } from '../../shared/money/pricing.js';
-import type { Commit, Release, Spend } from '../../shared/protocol/agent.js';
+import { idempotencyKey, type AgentRequest, type Commit, type Release, type Spend } from '../../shared/protocol/agent.js';
 import { alert, emit, limitsOf, periods, send, sendError } from './context.js';
 import { COST, TOKENS, addInto, usageDeltas, type Deltas } from './deltas.js';
 import { touchHold } from './delegation.js';
-import type { EngineState } from './engine-state.js';
+import type { EngineState, EngineView } from './engine-state.js';
+import { scopeKind } from './scope.js';
 import type { UsageRow } from './events.js';
 import { crossed } from './fits.js';
 import { assertNotNegative } from './invariants.js';
 import { formatNano } from './messages.js';
 import { checkThresholds } from './pressure.js';
 import { pricingAlert } from './reservations.js';
-import { recordSpent, type LiveConnection, type Reservation, type ReservationId, type ScopeState } from './state.js';
+import { recordSpent, type ConnId, type LiveConnection, type Reservation, type ReservationId, type ScopeState } from './state.js';
 
 /** Settling money: commit (a reservation's actual usage), release, spend (usage without one). */
 
@@ -39,15 +40,39 @@ function issuedHere(st: EngineState, id: string): boolean {
   return epoch < st.epoch || (epoch === st.epoch && Number(m[2]) <= st.seq);
 }
 
-/** The live call reservation `id` if `conn`'s agent owns it: only the identity it was granted to settles it. */
-function ownCall(st: EngineState, conn: LiveConnection, id: string): Extract<Reservation, { kind: 'call' }> | undefined {
+/**
+ * The live call reservation `id` if `conn`'s agent owns it (`undefined`: it is no longer live),
+ * or `null` when it is live but someone else's: only the identity it was granted to settles it.
+ */
+function ownCall(st: EngineState, conn: LiveConnection, id: string): Extract<Reservation, { kind: 'call' }> | undefined | null {
   const r = st.reservations.get(id as ReservationId);
-  return r !== undefined && r.kind === 'call' && r.owner === conn.agent ? r : undefined;
+  if (r === undefined) return undefined;
+  return r.kind === 'call' && r.owner === conn.agent ? r : null;
+}
+
+/**
+ * Idempotency keys live per session: a key one agent uses first can never make spend in another
+ * session count zero. The same key retried in the same session counts once, across restarts.
+ */
+export function ledgerKey(chain: readonly ScopeState[], key: string): string {
+  const session = chain.find((s) => scopeKind(s.id) === 'session');
+  return `${session?.id ?? 'session:?'} ${key}`;
+}
+
+/** The ledger key a commit or spend on `conn` would be recorded under (the shell looks it up first). */
+export function ledgerKeyFor(st: EngineView, conn: ConnId, frame: AgentRequest): string | undefined {
+  const c = st.conns.get(conn);
+  const key = idempotencyKey(frame);
+  return c?.state === 'live' && key !== undefined ? ledgerKey(c.chain, key) : undefined;
 }
 
 export function commit(st: EngineState, conn: LiveConnection, frame: Commit, keyKnown: boolean): void {
-  const key = frame.key ?? frame.reservation;
+  const key = ledgerKey(conn.chain, frame.key ?? frame.reservation);
   const r = ownCall(st, conn, frame.reservation);
+  if (r === null) {
+    sendError(st, conn.id, frame.id, 'UNKNOWN_RESERVATION', `reservation: ${frame.reservation} was not granted to this agent`);
+    return;
+  }
   if (!r && !issuedHere(st, frame.reservation)) {
     sendError(st, conn.id, frame.id, 'UNKNOWN_RESERVATION', `reservation: ${frame.reservation} was never issued to this agent`);
     return;
@@ -77,6 +102,10 @@ export function commit(st: EngineState, conn: LiveConnection, frame: Commit, key
 
 export function release(st: EngineState, conn: LiveConnection, frame: Release): void {
   const r = ownCall(st, conn, frame.reservation);
+  if (r === null) {
+    sendError(st, conn.id, frame.id, 'UNKNOWN_RESERVATION', `reservation: ${frame.reservation} was not granted to this agent`);
+    return;
+  }
   if (r) {
     releaseReservation(st, r);
     checkThresholds(st, r.chain);
@@ -94,7 +123,7 @@ export function spend(st: EngineState, conn: LiveConnection, frame: Spend, keyKn
     send(st, conn.id, { type: 'ack', id: frame.id, cost_usd: nanoToUsd(cost), duplicate: true, over: false, ...warnings });
     return;
   }
-  const over = recordUsage(st, conn, conn.chain, 'spend', frame.key, frame, cost, undefined);
+  const over = recordUsage(st, conn, conn.chain, 'spend', ledgerKey(conn.chain, frame.key), frame, cost, undefined);
   send(st, conn.id, { type: 'ack', id: frame.id, cost_usd: nanoToUsd(cost), duplicate: false, over, ...warnings });
 }
 

@@ -1,3 +1,4 @@
+import type { KeyRecord } from './keys.js';
 import type { Hello, Reserve } from '../../shared/protocol/agent.js';
 import { BurnMeter } from './burn.js';
 import { addInto, type Deltas } from './deltas.js';
@@ -91,13 +92,15 @@ export type Reservation = CallReservation | HoldReservation;
 
 /** A socket before its hello, one whose hello was refused, or an agent that joined. */
 export type Connection =
-  | { readonly state: 'pending'; readonly id: ConnId }
-  | { readonly state: 'rejected'; readonly id: ConnId }
+  | { readonly state: 'pending'; readonly id: ConnId; readonly key: KeyRecord | null }
+  | { readonly state: 'rejected'; readonly id: ConnId; readonly key: KeyRecord | null }
   | LiveConnection;
 
 export interface LiveConnection {
   readonly state: 'live';
   readonly id: ConnId;
+  /** The key it authenticated with; null: the shared agent token (trusted for any chain). */
+  readonly key: KeyRecord | null;
   readonly hello: Hello;
   readonly agent: ScopeState;
   readonly chain: readonly ScopeState[];

@@ -1,4 +1,5 @@
-import { type AgentRequest, type DaemonFrame, type Hello, idempotencyKey } from '../../shared/protocol/agent.js';
+import type { AgentRequest, DaemonFrame, Hello } from '../../shared/protocol/agent.js';
+import { ledgerKeyFor } from './settlement.js';
 import type { OperatorFrame, OperatorResult } from '../../shared/protocol/operator.js';
 import { ConfigSchema, type Config } from '../config/schema.js';
 import { Engine, type RestoredState } from './engine.js';
@@ -48,7 +49,7 @@ export class EngineDriver {
   }
 
   send(conn: number, frame: AgentRequest): Array<DaemonFrame | OperatorResult> {
-    const key = idempotencyKey(frame);
+    const key = ledgerKeyFor(this.engine.view, conn, frame);
     const before = this.inbox.get(conn)?.length ?? 0;
     this.apply(this.engine.handle({ type: 'agent', conn, frame, key_known: key !== undefined && this.keys.has(key) }, this.now));
     return (this.inbox.get(conn) ?? []).slice(before);

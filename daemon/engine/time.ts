@@ -1,3 +1,4 @@
+import { expireKeys } from './keys.js';
 import { expirePrompts } from './approvals.js';
 import { markAllChanged, markChanged, periods } from './context.js';
 import { canEnd, endDelegation } from './delegation.js';
@@ -22,6 +23,7 @@ export function tick(st: EngineState): void {
   }
   expireLeases(st);
   expirePrompts(st);
+  expireKeys(st);
   for (const s of st.runaway.tick(st.now)) markChanged(st, s);
   compactChangeLog(st);
   if (st.now >= st.next_sweep_ms) {

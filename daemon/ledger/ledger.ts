@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import type { RestoredState, RestoredScope } from '../engine/engine.js';
+import type { RestoredKey, RestoredState, RestoredScope } from '../engine/engine.js';
 import { parseActionRow } from '../engine/actions.js';
 import type { ActionRow, UsageRow } from '../engine/events.js';
 import type { ScopeId } from '../engine/scope.js';
@@ -102,7 +102,8 @@ export class Ledger {
     const grants: Array<{ scope: ScopeId; deltas: Deltas }> = [];
     const killState = new Map<string, { reason: string; at_ms: number } | null>();
     const open = new Map<string, { chain: ScopeId[]; cap: Deltas }>();
-    const rows = this.db.prepare("SELECT seq, ts, kind, scope, actor, data FROM actions WHERE kind IN ('grant', 'kill', 'resume', 'delegate', 'delegation_end') ORDER BY seq").iterate() as IterableIterator<{
+    const keys = new Map<string, RestoredKey>();
+    const rows = this.db.prepare("SELECT seq, ts, kind, scope, actor, data FROM actions WHERE kind IN ('grant', 'kill', 'resume', 'delegate', 'delegation_end', 'key_create', 'key_revoke') ORDER BY seq").iterate() as IterableIterator<{
       seq: number;
       ts: number;
       kind: string;
@@ -140,6 +141,14 @@ export class Ledger {
         case 'resume':
           killState.set(a.scope, null);
           break;
+        case 'key_create':
+          keys.set(a.data.label, { label: a.data.label, hash: a.data.hash, scope: a.scope as ScopeId, agent: a.data.agent, created_ms: a.ts, expires_ms: a.data.expires_ms, revoked: false });
+          break;
+        case 'key_revoke': {
+          const k = keys.get(a.data.label);
+          if (k) keys.set(k.label, { ...k, revoked: true });
+          break;
+        }
         default:
           break;
       }
@@ -158,7 +167,7 @@ export class Ledger {
       }>
     ).map((r) => ({ ...r, chain: JSON.parse(r.chain) as ScopeId[] }));
     const delegations = [...open].map(([child, d]) => ({ child: child as ScopeId, ...d }));
-    return { scopes, grants, kills, replay, delegations };
+    return { scopes, grants, kills, replay, delegations, keys: [...keys.values()] };
   }
 
   /**

@@ -18,7 +18,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type AgentFrame, idempotencyKey } from '../../shared/protocol/agent.js';
+import type { AgentFrame } from '../../shared/protocol/agent.js';
 import type { Integration, IntegrationContext } from '../integrations.js';
 import { FRAME_LIMIT_BYTES } from './frames.js';
 import { decodeForPath, errorFrame, statusOf } from './http-frames.js';
@@ -48,7 +48,7 @@ const DEFAULTS: HttpApiOptions = { idle_ms: 10 * 60_000, max_sessions: 10_000, n
 
 
 type ServerPart = Pick<SpendguardServer, 'ready' | 'openVirtual' | 'closeVirtual'>;
-type SupervisorPart = Pick<Supervisor, 'dispatch' | 'keyKnown' | 'settleRefusal'>;
+type SupervisorPart = Pick<Supervisor, 'dispatch' | 'agentFrame' | 'settleRefusal'>;
 
 export class HttpAgentApi {
   private readonly sessions = new Map<string, HttpSession>();
@@ -188,9 +188,8 @@ export class HttpAgentApi {
         return respond(res, 503, errorFrame('UNAVAILABLE', refusal, id));
       }
     }
-    const key = idempotencyKey(frame);
     const reply = session.expectReply(id, REPLY_TIMEOUT_MS);
-    this.supervisor.dispatch({ type: 'agent', conn: session.conn, frame, key_known: key !== undefined && this.supervisor.keyKnown(key) });
+    this.supervisor.agentFrame(session.conn, frame);
     this.answer(session, res, await reply, id, false);
   }
 

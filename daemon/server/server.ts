@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { idempotencyKey } from '../../shared/protocol/agent.js';
 import type { ConnId } from '../engine/state.js';
 import type { LedgerHealth } from '../../shared/protocol/operator.js';
 import { decodeAgentFrame, decodeOperatorFrame } from './frames.js';
@@ -179,8 +178,7 @@ export class SpendguardServer implements Transport {
         return;
       }
     }
-    const key = idempotencyKey(frame);
-    sup.dispatch({ type: 'agent', conn, frame, key_known: key !== undefined && sup.keyKnown(key) });
+    sup.agentFrame(conn, frame);
   }
 
   private reject(conn: ConnId, client: Client, error: object, withinRate: boolean): void {

@@ -6,7 +6,7 @@ import { ConfigSchema, type Config } from '../config/schema.js';
 import { Engine } from '../engine/engine.js';
 import { Ledger } from '../ledger/ledger.js';
 import { Supervisor } from './supervisor.js';
-import { idempotencyKey, type AgentRequest, type Hello } from '../../shared/protocol/agent.js';
+import type { AgentRequest, Hello } from '../../shared/protocol/agent.js';
 import type { OperatorFrame } from '../../shared/protocol/operator.js';
 
 // Replies are asserted field by field in tests: loosely typed on purpose.
@@ -45,8 +45,7 @@ export class Shell {
   }
   request(conn: number, frame: AgentRequest): Frame {
     const before = this.frames.get(conn)?.length ?? 0;
-    const key = idempotencyKey(frame);
-    this.sup.dispatch({ type: 'agent', conn, frame, key_known: key !== undefined && this.sup.keyKnown(key) });
+    this.sup.agentFrame(conn, frame);
     this.flush();
     const got = (this.frames.get(conn) ?? []).slice(before);
     return got.find((f) => f.id === ('id' in frame ? frame.id : undefined)) ?? { type: 'none', got };

@@ -48,7 +48,7 @@ function setup(options: SupervisorOptions = {}) {
   }
   sup.dispatch({ type: 'open', conn: 3 });
   const spend = (id: string, key: string, conn: ConnId = 1): void =>
-    sup.dispatch({ type: 'agent', conn, frame: { type: 'spend', id, key, cost_usd: 0.01 }, key_known: sup.keyKnown(key) });
+    sup.agentFrame(conn, { type: 'spend', id, key, cost_usd: 0.01 });
   const reserve = (id: string, conn: ConnId = 1): void => sup.dispatch({ type: 'agent', conn, frame: { type: 'reserve', id, cost_usd: 0.01 }, key_known: false });
   const replies = (type: string) => sent.filter((s) => s.frame.type === type);
   return { ledger, sent, sup, engine, spend, reserve, replies };
@@ -74,7 +74,7 @@ describe('Supervisor acks', () => {
       ['s1', false],
       ['s2', true],
     ]);
-    expect(ledger.durable.has('k1')).toBe(true);
+    expect(ledger.durable.has('session:s k1')).toBe(true);
   });
 
   it('answers a duplicate of a durable key at once', async () => {
@@ -109,7 +109,7 @@ describe('Supervisor on a failing ledger (a full disk)', () => {
     ledger.healthy = true;
     await vi.advanceTimersByTimeAsync(2_000);
     expect(replies('ack').map((a) => a.frame.id)).toEqual(['s1', 's2']);
-    expect([...ledger.durable]).toEqual(['k1', 'k2']);
+    expect([...ledger.durable]).toEqual(['session:s k1', 'session:s k2']);
     expect(engine.ledger).toEqual({ writable: true, error: null, since_ms: null });
     expect(engine.alerts.filter((a) => a.kind === 'ledger').map((a) => a.level)).toEqual(['critical', 'info']);
     reserve('r2');

@@ -1,4 +1,5 @@
-import { idempotencyKey } from '../../shared/protocol/agent.js';
+import type { AgentRequest } from '../../shared/protocol/agent.js';
+import { ledgerKeyFor } from '../engine/settlement.js';
 import type { Engine } from '../engine/engine.js';
 import { feedFrame, type FeedCursor } from '../engine/feed.js';
 import type { ActionRow, Effect, EngineEvent, UsageRow } from '../engine/events.js';
@@ -115,8 +116,13 @@ export class Supervisor {
     return `ledger unavailable: ${rows} rows wait for the disk; resend later`;
   }
 
-  keyKnown(key: string): boolean {
-    return this.pendingKeys.has(key) || this.ledger.hasKey(key);
+  /**
+   * An agent's frame, with whether its idempotency key (namespaced per session) is already in the
+   * ledger or the batch waiting for the disk.
+   */
+  agentFrame(conn: ConnId, frame: AgentRequest): void {
+    const key = ledgerKeyFor(this.engine.view, conn, frame);
+    this.dispatch({ type: 'agent', conn, frame, key_known: key !== undefined && (this.pendingKeys.has(key) || this.ledger.hasKey(key)) });
   }
 
   /** Observers of every event and its effects (metrics); they must not throw or block. */
@@ -194,7 +200,7 @@ export class Supervisor {
    */
   private restsOnQueuedKey(event: EngineEvent): boolean {
     if (event.type !== 'agent' || !event.key_known || this.pendingKeys.size === 0) return false;
-    const key = idempotencyKey(event.frame);
+    const key = ledgerKeyFor(this.engine.view, event.conn, event.frame);
     return key !== undefined && this.pendingKeys.has(key);
   }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Pressure } from './agent.js';
-import { RequestId, ScopeIdSchema, ShortText, Tokens, Usd } from './fields.js';
+import { Name, RequestId, ScopeIdSchema, ShortText, Tokens, Usd } from './fields.js';
 
 /** Operator frames on `/v1/operator` (TUI and CLI). Same rules as agent frames: one schema each. */
 
@@ -38,6 +38,23 @@ export const GrantRequest = z.strictObject({
 
 export const DenyRequest = z.strictObject({ type: z.literal('deny'), id: RequestId, prompt: z.string().min(1).max(128) });
 
+/** A key's label: how `keys list` and `keys revoke` name it (the key itself is shown once). */
+export const KeyLabel = z.string().regex(/^[A-Za-z0-9._@+=-]{1,64}$/, 'must be 1–64 letters, digits or . _ @ + = -');
+
+/** A key bound to `scope` (and to one agent name when given); the daemon answers with the key, once. */
+export const KeyCreateRequest = z.strictObject({
+  type: z.literal('key_create'),
+  id: RequestId,
+  scope: ScopeIdSchema,
+  agent: Name.optional(),
+  name: KeyLabel.optional(),
+  /** Lifetime from now; none: until revoked. */
+  expires_ms: z.number().int('must be a whole number').positive('must be above 0').max(10 * 365 * 86_400_000, 'must be at most 10 years').optional(),
+});
+export const KeyListRequest = z.strictObject({ type: z.literal('key_list'), id: RequestId });
+/** `target`: a key's label, or the key itself. */
+export const KeyRevokeRequest = z.strictObject({ type: z.literal('key_revoke'), id: RequestId, target: z.string().min(1).max(128) });
+
 /** Starts the live feed: a full `feed` frame now, then changes at most ~10 times a second. */
 export const SubscribeRequest = z.strictObject({ type: z.literal('subscribe'), id: RequestId });
 
@@ -49,11 +66,15 @@ export const OperatorFrame = z.discriminatedUnion('type', [
   ResumeRequest,
   GrantRequest,
   DenyRequest,
+  KeyCreateRequest,
+  KeyListRequest,
+  KeyRevokeRequest,
 ]);
 export type OperatorFrame = z.infer<typeof OperatorFrame>;
 export type KillRequest = z.infer<typeof KillRequest>;
 export type ResumeRequest = z.infer<typeof ResumeRequest>;
 export type GrantRequest = z.infer<typeof GrantRequest>;
+export type KeyCreateRequest = z.infer<typeof KeyCreateRequest>;
 
 // ---- daemon → operator ----
 
@@ -155,6 +176,20 @@ export const StatusJson = z.object({
   ledger: LedgerHealth.default(LEDGER_OK),
 });
 
+/** A key as `keys list` shows it: never the key, never its hash. */
+export const KeyJson = z.object({
+  label: z.string(),
+  scope: z.string(),
+  agent: z.string().nullable(),
+  created_ms: z.number(),
+  expires_ms: z.number().nullable(),
+  /** Since this daemon started; null: not used since. */
+  last_used_ms: z.number().nullable(),
+  revoked: z.boolean(),
+  /** Connections open with it now. */
+  connections: z.number(),
+});
+
 export const OperatorResult = z.object({
   type: z.literal('result'),
   id: z.string(),
@@ -162,6 +197,9 @@ export const OperatorResult = z.object({
   message: z.string(),
   status: StatusJson.optional(),
   prompts: z.array(PromptJson).optional(),
+  keys: z.array(KeyJson).optional(),
+  /** `key_create` only: the new key, shown this once. */
+  key: z.string().optional(),
 });
 
 export type ScopeStatus = z.infer<typeof ScopeStatus>;
@@ -173,3 +211,4 @@ export type PromptJson = z.infer<typeof PromptJson>;
 export type OperatorResult = z.infer<typeof OperatorResult>;
 export type Breaker = z.infer<typeof Breaker>;
 export type LedgerHealth = z.infer<typeof LedgerHealth>;
+export type KeyJson = z.infer<typeof KeyJson>;
