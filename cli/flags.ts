@@ -3,6 +3,7 @@ import ms from 'ms';
 import { isDaemonUrl } from '../shared/client/operator.js';
 import { MAX_USD } from '../shared/money/money.js';
 import { ScopeIdSchema } from '../shared/protocol/fields.js';
+import { KeyLabel } from '../shared/protocol/operator.js';
 
 /**
  * Flag and argument parsers for commander: each turns the text into a typed value or throws
@@ -97,4 +98,18 @@ function strictNumber(text: string): number | undefined {
   if (!/^(\d+(\.\d*)?|\.\d+)$/.test(text.trim())) return undefined;
   const value = Number(text);
   return Number.isFinite(value) ? value : undefined;
+}
+
+/** `--expires`: a lifetime from now (`90m`, `24h`, `30d`) → milliseconds. */
+export function parseLifetime(text: string): number {
+  if (!DURATION_RE.test(text)) throw new InvalidArgumentError('must be a duration like 24h, 30d or 2w');
+  const value = ms(text as ms.StringValue);
+  if (!(value > 0)) throw new InvalidArgumentError('must be above 0');
+  return value;
+}
+
+/** `--name` of a key: what `keys list` and `keys revoke` call it. */
+export function parseKeyLabel(text: string): string {
+  if (!KeyLabel.safeParse(text).success) throw new InvalidArgumentError('must be 1-64 letters, digits or . _ @ + = -');
+  return text;
 }

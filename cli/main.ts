@@ -7,6 +7,7 @@ import * as demo from './commands/demo.js';
 import * as deny from './commands/deny.js';
 import * as grant from './commands/grant.js';
 import * as hook from './commands/hook.js';
+import * as keys from './commands/keys.js';
 import * as kill from './commands/kill.js';
 import * as prompts from './commands/prompts.js';
 import * as report from './commands/report.js';
@@ -18,7 +19,7 @@ import { describeFailure, type ExitCode } from './exit.js';
 import { parseUrl } from './flags.js';
 
 /** Every command, in help order. A command is one file in `commands/` exporting `register`. */
-const COMMANDS: readonly { register(program: Command): void }[] = [daemon, top, demo, status, prompts, kill, resume, grant, deny, report, config, watch, hook];
+const COMMANDS: readonly { register(program: Command): void }[] = [daemon, top, demo, status, prompts, kill, resume, grant, deny, report, keys, config, watch, hook];
 
 function version(): string {
   const pkg = z.object({ version: z.string() }).safeParse(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')));

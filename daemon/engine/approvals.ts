@@ -2,7 +2,8 @@ import { usdToNano } from '../../shared/money/money.js';
 import type { Reserve } from '../../shared/protocol/agent.js';
 import { alert, deny, emit, limitsOf, markChanged, nextId, periods, send } from './context.js';
 import { COST, TOKENS } from './deltas.js';
-import { MAX_PROMPTS, type EngineState } from './engine-state.js';
+import { MAX_PROMPTS, MAX_PROMPTS_PER_AGENT, MAX_PROMPTS_PER_SESSION, type EngineState } from './engine-state.js';
+import { scopeKind } from './scope.js';
 import { askDeltas, fits, type CallAsk } from './fits.js';
 import { formatNano } from './messages.js';
 import { reserve, type RetryOptions } from './reservations.js';
@@ -13,10 +14,29 @@ import type { LiveConnection, Prompt, PromptId, ScopeState } from './state.js';
  * transition a ledger row; and the critical grace that may stand in for one.
  */
 
+/**
+ * Why no more prompts may wait for this agent, or null. Bounded per agent and per session as well
+ * as in all, so that one agent's flood is refused while another's request still reaches the operator.
+ */
+function promptsCrowded(st: EngineState, conn: LiveConnection): string | null {
+  if (st.prompts.size >= MAX_PROMPTS) return `${MAX_PROMPTS} prompts already wait for the operator`;
+  const session = conn.chain.find((s) => scopeKind(s.id) === 'session');
+  let agent = 0;
+  let inSession = 0;
+  for (const p of st.prompts.values()) {
+    if (p.agent === conn.agent) agent += 1;
+    if (session !== undefined && p.session === session) inSession += 1;
+  }
+  if (agent >= MAX_PROMPTS_PER_AGENT) return `${MAX_PROMPTS_PER_AGENT} prompts of ${conn.agent.id} already wait for the operator`;
+  if (inSession >= MAX_PROMPTS_PER_SESSION) return `${MAX_PROMPTS_PER_SESSION} prompts of ${session?.id ?? 'this session'} already wait for the operator`;
+  return null;
+}
+
 /** Parks a request for the operator: an approval-mode limit (`budget`) or a `confirm` tool. */
 export function createPrompt(st: EngineState, conn: LiveConnection, frame: Reserve, kind: Prompt['kind'], scope: ScopeState, reason: string, ask: CallAsk, desired: number): void {
-  if (st.prompts.size >= MAX_PROMPTS) {
-    deny(st, conn.id, frame.id, kind === 'budget' ? 'BUDGET_EXCEEDED' : 'TOOL_DENIED', scope.id, `${reason}; ${MAX_PROMPTS} prompts already wait for the operator`);
+  const crowded = promptsCrowded(st, conn);
+  if (crowded !== null) {
+    deny(st, conn.id, frame.id, kind === 'budget' ? 'BUDGET_EXCEEDED' : 'TOOL_DENIED', scope.id, `${reason}; ${crowded} — answer or deny those first`);
     return;
   }
   const deltas = askDeltas(ask, desired);
@@ -26,6 +46,7 @@ export function createPrompt(st: EngineState, conn: LiveConnection, frame: Reser
     scope,
     conn: conn.id,
     agent: conn.agent,
+    session: conn.chain.find((s) => scopeKind(s.id) === 'session') ?? null,
     request: frame,
     created_ms: st.now,
     expires_ms: st.now + st.config.approvals.timeout,

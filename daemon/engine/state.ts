@@ -115,6 +115,8 @@ export interface Prompt {
   readonly scope: ScopeState;
   readonly conn: ConnId;
   readonly agent: ScopeState;
+  /** The session it waits in (prompts are bounded per session). */
+  readonly session: ScopeState | null;
   readonly request: Reserve;
   readonly created_ms: number;
   readonly expires_ms: number;

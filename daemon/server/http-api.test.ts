@@ -18,7 +18,7 @@ beforeAll(async () => {
   const configPath = join(stateDir, 'config.yaml');
   writeFileSync(configPath, 'limits:\n  session: { cost_usd: 1, mode: approval }\n  task: { cost_usd: 10, mode: hard }\n');
   daemon = await startDaemon({ stateDir, configPath, listen: '127.0.0.1:0', log: silentLogger });
-  api = new HttpAgentApi(daemon.server, daemon.supervisor, daemon.tokens, silentLogger, { idle_ms: 60_000, max_sessions: 2, now: () => now });
+  api = new HttpAgentApi(daemon.server, daemon.supervisor, daemon.tokens, silentLogger, { idle_ms: 30_000, max_sessions: 2, max_sessions_per_key: 2, now: () => now });
   daemon.server.routes.unshift((req, res) => api.route(req, res));
   base = `${daemon.url.replace('ws://', 'http://')}/v1/agent`;
 });
@@ -36,17 +36,30 @@ async function post(path: string, body: object, session?: string): Promise<{ sta
 }
 
 describe('HttpAgentApi sessions', () => {
-  it('caps open sessions (503), closes idle ones like a dropped socket, and leases outlive them', async () => {
+  it('at the cap, a hello closes the longest-idle session for room; sessions awaiting approval are never closed for it (503 when all are)', async () => {
+    const hello = { v: 1, agent: 'cap-1', session: 'cs', task: 'ct' };
+    const a = (await post('hello', hello)).body?.session as string;
+    const b = (await post('hello', { ...hello, agent: 'cap-2' })).body?.session as string;
+    now += 1_000;
+    expect((await post('ping', { id: 'p' }, b)).status).toBe(200);
+    const c = (await post('hello', { ...hello, agent: 'cap-3' })).body?.session as string;
+    expect((await post('ping', { id: 'p' }, a)).status).toBe(404);
+    expect((await post('reserve', { id: 'big-b', cost_usd: 2 }, b)).status).toBe(202);
+    expect((await post('reserve', { id: 'big-c', cost_usd: 2 }, c)).status).toBe(202);
+    expect(await post('hello', { ...hello, agent: 'cap-4' })).toMatchObject({ status: 503, body: { type: 'error', code: 'UNAVAILABLE' } });
+    api.stop();
+  });
+
+  it('closes idle sessions within seconds like a dropped socket, and leases outlive them', async () => {
     const hello = { v: 1, agent: 'idle-1', session: 'is', task: 'it' };
     const a = (await post('hello', hello)).body?.session as string;
     const b = (await post('hello', { ...hello, agent: 'idle-2' })).body?.session as string;
-    expect(await post('hello', { ...hello, agent: 'idle-3' })).toMatchObject({ status: 503, body: { type: 'error', code: 'UNAVAILABLE' } });
     const grant = await post('reserve', { id: 'r', cost_usd: 0.01 }, a);
     const conns = daemon.engine.conns.size;
 
-    now += 30_000;
+    now += 20_000;
     expect((await post('ping', { id: 'p' }, b)).status).toBe(200);
-    now += 45_000;
+    now += 15_000;
     api.sweep();
     expect(api.sessionCount).toBe(1);
     expect(daemon.engine.conns.size).toBe(conns - 1);

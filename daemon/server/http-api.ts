@@ -27,7 +27,8 @@ import { HttpSession, MAX_PENDING_PER_SESSION, type Outcome } from './http-sessi
 import { guarded, type Logger } from './log.js';
 import type { SpendguardServer } from './server.js';
 import type { Supervisor } from './supervisor.js';
-import { tokenMatches, type Tokens } from './tokens.js';
+import { authenticateAgent, bearerOf } from './auth.js';
+import type { Tokens } from './tokens.js';
 
 const PREFIX = '/v1/agent/';
 const SESSION_HEADER = 'x-spendguard-session';
@@ -36,22 +37,29 @@ const WAIT_MAX_MS = 30_000;
 /** The engine answers on the next durable batch; this only bounds a stuck ledger. */
 const REPLY_TIMEOUT_MS = 30_000;
 const MAX_IN_FLIGHT_PER_SESSION = 64;
-const SWEEP_MS = 30_000;
+const SWEEP_MS = 5_000;
+/** A session with a reply awaiting collection (an approval) is kept this long without a request. */
+const PENDING_IDLE_MS = 10 * 60_000;
 
 export interface HttpApiOptions {
+  /** A session without a request for this long closes; clients open a new one (the Python client does so itself). */
   readonly idle_ms: number;
   readonly max_sessions: number;
+  /** Sessions one key may hold; the shared tokens share `max_sessions`. */
+  readonly max_sessions_per_key: number;
   readonly now: () => number;
 }
 
-const DEFAULTS: HttpApiOptions = { idle_ms: 10 * 60_000, max_sessions: 10_000, now: Date.now };
+const DEFAULTS: HttpApiOptions = { idle_ms: 30_000, max_sessions: 10_000, max_sessions_per_key: 256, now: Date.now };
 
 
-type ServerPart = Pick<SpendguardServer, 'ready' | 'openVirtual' | 'closeVirtual'>;
-type SupervisorPart = Pick<Supervisor, 'dispatch' | 'agentFrame' | 'settleRefusal'>;
+type ServerPart = Pick<SpendguardServer, 'ready' | 'openVirtual' | 'closeVirtual' | 'requireKeys'>;
+type SupervisorPart = Pick<Supervisor, 'dispatch' | 'agentFrame' | 'settleRefusal' | 'engine'>;
 
 export class HttpAgentApi {
   private readonly sessions = new Map<string, HttpSession>();
+  /** Open sessions per credential (bounded by the sessions themselves). */
+  private readonly perCredential = new Map<string, number>();
   private readonly opts: HttpApiOptions;
 
   constructor(
@@ -92,15 +100,16 @@ export class HttpAgentApi {
       return respond(res, 405, errorFrame('INVALID', `${url.pathname} takes ${method}`), true);
     }
     if (!this.server.ready) return respond(res, 503, errorFrame('UNAVAILABLE', 'daemon is starting'), true);
-    const auth = req.headers.authorization;
-    const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : '';
-    if (!tokenMatches(token, this.tokens.agent) && !tokenMatches(token, this.tokens.operator)) {
-      this.log('warn', 'refused HTTP agent request: missing or wrong token', { path: url.pathname, remote: req.socket.remoteAddress });
-      return respond(res, 401, errorFrame('UNAUTHORIZED', token ? `UNAUTHORIZED: this token may not use ${url.pathname}` : 'UNAUTHORIZED: missing bearer token'), true);
+    const auth = authenticateAgent(bearerOf(req.headers.authorization), this.tokens, this.supervisor.engine.view, this.server.requireKeys);
+    if (!auth.ok) {
+      this.log('warn', 'refused HTTP agent request', { path: url.pathname, why: auth.why, remote: req.socket.remoteAddress });
+      return respond(res, 401, errorFrame('UNAUTHORIZED', auth.message), true);
     }
-    if (name === 'hello') return this.hello(req, res);
+    if (name === 'hello') return this.hello(req, res, auth.credential, auth.key);
     const session = this.sessionOf(req, res);
     if (!session) return;
+    // A session belongs to the credential that opened it: another key cannot act through it.
+    if (session.credential !== auth.credential) return respond(res, 404, errorFrame('INVALID', `X-Spendguard-Session: unknown or expired session; POST ${PREFIX}hello again`));
     session.active += 1;
     session.lastActiveMs = this.opts.now();
     try {
@@ -136,14 +145,15 @@ export class HttpAgentApi {
     return undefined;
   }
 
-  private async hello(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async hello(req: IncomingMessage, res: ServerResponse, credential: string, key: string | undefined): Promise<void> {
     const frame = await this.frameOf(req, res, 'hello');
     if (!frame || frame.type !== 'hello') return;
-    if (this.sessions.size >= this.opts.max_sessions) {
-      this.log('warn', 'refused HTTP session: limit reached', { max_sessions: this.opts.max_sessions });
-      return respond(res, 503, errorFrame('UNAVAILABLE', `${this.opts.max_sessions} HTTP sessions are open, the most this daemon keeps; send bye on unused sessions or retry later`));
+    const full = this.makeRoom(credential);
+    if (full !== null) {
+      this.log('warn', 'refused HTTP session: limit reached', { credential, why: full });
+      return respond(res, 503, errorFrame('UNAVAILABLE', `${full}; send bye on unused sessions or retry later`));
     }
-    const session = this.open();
+    const session = this.open(credential, key);
     const reply = session.expectHello(REPLY_TIMEOUT_MS);
     this.supervisor.dispatch({ type: 'hello', conn: session.conn, frame });
     const outcome = await reply;
@@ -218,9 +228,31 @@ export class HttpAgentApi {
     respond(res, statusOf(outcome.frame), kill ? { ...outcome.frame, kill } : outcome.frame);
   }
 
-  private open(): HttpSession {
+  /**
+   * Room for one more session of `credential`, or why not. At a bound (per credential, or in all)
+   * the session idle longest — no request in progress, nothing awaiting approval — is closed for
+   * it: a flood of hellos evicts itself, never a client at work.
+   */
+  private makeRoom(credential: string): string | null {
+    const perCredential = credential.startsWith('key:') ? this.opts.max_sessions_per_key : this.opts.max_sessions;
+    const mineFull = (this.perCredential.get(credential) ?? 0) >= perCredential;
+    if (!mineFull && this.sessions.size < this.opts.max_sessions) return null;
+    let oldest: HttpSession | undefined;
+    for (const s of this.sessions.values()) {
+      if (mineFull && s.credential !== credential) continue;
+      if (s.active === 0 && s.pendingCount === 0 && (!oldest || s.lastActiveMs < oldest.lastActiveMs)) oldest = s;
+    }
+    if (oldest) {
+      this.log('info', 'closing the longest-idle HTTP session to make room', { idle_ms: this.opts.now() - oldest.lastActiveMs });
+      this.drop(oldest);
+      return null;
+    }
+    return mineFull ? `${perCredential} HTTP sessions of this key are busy, the most one key keeps` : `${this.opts.max_sessions} HTTP sessions are busy, the most this daemon keeps`;
+  }
+
+  private open(credential: string, key: string | undefined): HttpSession {
     const id = randomBytes(18).toString('base64url');
-    const session = new HttpSession(id, this.opts.now(), (dropped) => this.log('warn', 'HTTP session dropped an uncollected reply', { request: dropped }));
+    const session = new HttpSession(id, credential, this.opts.now(), (dropped) => this.log('warn', 'HTTP session dropped an uncollected reply', { request: dropped }));
     session.conn = this.server.openVirtual({
       deliver: (data) => session.deliver(data),
       close: () => {
@@ -229,13 +261,18 @@ export class HttpAgentApi {
         this.forget(session);
         this.supervisor.dispatch({ type: 'disconnect', conn: session.conn });
       },
-    });
+    }, key);
     this.sessions.set(id, session);
+    this.perCredential.set(credential, (this.perCredential.get(credential) ?? 0) + 1);
     return session;
   }
 
   private forget(session: HttpSession): void {
-    this.sessions.delete(session.id);
+    if (this.sessions.delete(session.id)) {
+      const left = (this.perCredential.get(session.credential) ?? 1) - 1;
+      if (left > 0) this.perCredential.set(session.credential, left);
+      else this.perCredential.delete(session.credential);
+    }
     session.close();
   }
 
@@ -245,11 +282,12 @@ export class HttpAgentApi {
     this.server.closeVirtual(session.conn);
   }
 
-  /** Closes sessions without a request for longer than `idle_ms`. */
+  /** Closes sessions without a request for longer than `idle_ms` (longer while a reply awaits collection). */
   sweep(): void {
     const now = this.opts.now();
     for (const s of [...this.sessions.values()]) {
-      if (s.active === 0 && now - s.lastActiveMs > this.opts.idle_ms) {
+      const idleLimit = s.pendingCount > 0 ? PENDING_IDLE_MS : this.opts.idle_ms;
+      if (s.active === 0 && now - s.lastActiveMs > idleLimit) {
         this.log('info', 'closing idle HTTP session', { idle_ms: now - s.lastActiveMs });
         this.drop(s);
       }

@@ -48,6 +48,8 @@ export class HttpSession {
 
   constructor(
     readonly id: string,
+    /** Who opened it (`key:<label>`, `agent-token`): only the same credential may use it. */
+    readonly credential: string,
     nowMs: number,
     private readonly onDropped: (id: string) => void,
   ) {

@@ -7,6 +7,7 @@ import { decodeAgentFrame, decodeOperatorFrame } from './frames.js';
 import { guarded, type Logger } from './log.js';
 import { TokenBucket } from './rate.js';
 import type { Supervisor, Transport } from './supervisor.js';
+import { authenticateAgent, bearerOf } from './auth.js';
 import { tokenMatches, type Tokens } from './tokens.js';
 
 type Role = 'agent' | 'operator';
@@ -105,19 +106,29 @@ export class SpendguardServer implements Transport {
     };
     if (!role) return refuse(404, `unknown endpoint ${url.pathname}: use /v1/agent or /v1/operator`);
     if (!this.ready) return refuse(404, 'daemon is starting');
-    const header = req.headers.authorization;
-    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : (url.searchParams.get('token') ?? '');
-    const ok = role === 'operator' ? tokenMatches(token, this.opts.tokens.operator) : tokenMatches(token, this.opts.tokens.agent) || tokenMatches(token, this.opts.tokens.operator);
-    if (!ok) {
-      this.opts.log('warn', 'refused connection: missing or wrong token', { endpoint: url.pathname, remote: req.socket.remoteAddress });
-      return refuse(401, token ? `UNAUTHORIZED: this token may not use ${url.pathname}` : 'UNAUTHORIZED: missing bearer token');
+    const token = bearerOf(req.headers.authorization) || (url.searchParams.get('token') ?? '');
+    let key: string | undefined;
+    if (role === 'operator') {
+      if (!tokenMatches(token, this.opts.tokens.operator)) {
+        this.opts.log('warn', 'refused connection: missing or wrong token', { endpoint: url.pathname, remote: req.socket.remoteAddress });
+        return refuse(401, token ? `UNAUTHORIZED: this token may not use ${url.pathname}` : 'UNAUTHORIZED: missing bearer token');
+      }
+    } else {
+      const view = this.supervisor?.engine.view;
+      if (!view) return refuse(404, 'daemon is starting');
+      const auth = authenticateAgent(token, this.opts.tokens, view, this.requireKeys);
+      if (!auth.ok) {
+        this.opts.log('warn', 'refused connection', { endpoint: url.pathname, why: auth.why, remote: req.socket.remoteAddress });
+        return refuse(401, auth.message);
+      }
+      key = auth.key;
     }
     const full = this.atCapacity(role);
     if (full) {
       this.opts.log('warn', 'refused connection: too many connections', { endpoint: url.pathname, limit: full });
       return refuse(503, `UNAVAILABLE: ${full} ${role} connections are open, the most this daemon takes (max_connections); retry later`);
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, role));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, role, key));
   }
 
   /** The limit reached for `role`, or 0 while there is room: a bound on memory, decided at the door. */
@@ -126,12 +137,12 @@ export class SpendguardServer implements Transport {
     return this.open[role] >= limit ? limit : 0;
   }
 
-  private accept(ws: WebSocket, role: Role): void {
+  private accept(ws: WebSocket, role: Role, key: string | undefined): void {
     const conn = this.nextConn++;
     const client: Client = { ws, role, bucket: new TokenBucket(RATE_BURST, RATE_PER_SECOND, Date.now()), alive: true, strikes: 0 };
     this.clients.set(conn, client);
     this.open[role] += 1;
-    this.supervisor?.dispatch({ type: 'open', conn });
+    this.supervisor?.dispatch({ type: 'open', conn, ...(key === undefined ? {} : { key }) });
     ws.on('pong', () => {
       client.alive = true;
     });
@@ -152,7 +163,7 @@ export class SpendguardServer implements Transport {
     if (client.role === 'operator') {
       const d = decodeOperatorFrame(data, isBinary);
       if (!d.ok) return this.reject(conn, client, d.error, withinRate);
-      sup.dispatch({ type: 'operator', conn, frame: d.frame, actor: 'operator' });
+      sup.operatorFrame(conn, d.frame, 'operator');
       if (d.frame.type === 'subscribe') sup.subscribe(conn);
       return;
     }
@@ -193,10 +204,10 @@ export class SpendguardServer implements Transport {
   }
 
   /** A connection id for a non-WebSocket client; the engine treats it like any other. */
-  openVirtual(sink: { deliver: (data: string) => void; close: () => void }): ConnId {
+  openVirtual(sink: { deliver: (data: string) => void; close: () => void }, key?: string): ConnId {
     const conn = this.nextConn++;
     this.virtual.set(conn, sink);
-    this.supervisor?.dispatch({ type: 'open', conn });
+    this.supervisor?.dispatch({ type: 'open', conn, ...(key === undefined ? {} : { key }) });
     return conn;
   }
 

@@ -53,7 +53,7 @@ export class Shell {
   operator(frame: OperatorFrame): Frame[] {
     this.sup.dispatch({ type: 'open', conn: 0 });
     const before = this.frames.get(0)?.length ?? 0;
-    this.sup.dispatch({ type: 'operator', conn: 0, frame, actor: 'op' });
+    this.sup.operatorFrame(0, frame, 'op');
     this.flush();
     return (this.frames.get(0) ?? []).slice(before);
   }

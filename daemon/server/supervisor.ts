@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import type { AgentRequest } from '../../shared/protocol/agent.js';
+import type { OperatorFrame } from '../../shared/protocol/operator.js';
+import { KEY_PREFIX } from '../engine/keys.js';
 import { ledgerKeyFor } from '../engine/settlement.js';
 import type { Engine } from '../engine/engine.js';
 import { feedFrame, type FeedCursor } from '../engine/feed.js';
@@ -35,6 +38,10 @@ const LOG_EVERY_RETRIES = 30;
  * is only ever stricter than the truth.
  */
 const NEVER_HELD: ReadonlySet<string> = new Set(['deny', 'error', 'pong', 'pending', 'welcome', 'kill', 'shutdown']);
+
+function newKeySecret(): string {
+  return `${KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
+}
 
 export interface SupervisorOptions {
   /** See MAX_HELD; tests use a small one. */
@@ -120,6 +127,11 @@ export class Supervisor {
    * An agent's frame, with whether its idempotency key (namespaced per session) is already in the
    * ledger or the batch waiting for the disk.
    */
+  /** An operator's frame; a new key's secret is made here, in the shell, from the system's randomness. */
+  operatorFrame(conn: ConnId, frame: OperatorFrame, actor: string): void {
+    this.dispatch({ type: 'operator', conn, frame, actor, ...(frame.type === 'key_create' ? { secret: newKeySecret() } : {}) });
+  }
+
   agentFrame(conn: ConnId, frame: AgentRequest): void {
     const key = ledgerKeyFor(this.engine.view, conn, frame);
     this.dispatch({ type: 'agent', conn, frame, key_known: key !== undefined && (this.pendingKeys.has(key) || this.ledger.hasKey(key)) });

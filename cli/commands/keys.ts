@@ -1,0 +1,68 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import type { KeyJson } from '../../shared/protocol/operator.js';
+import { commandOptions, withOperator } from '../context.js';
+import { parseKeyLabel, parseLifetime, parseScope } from '../flags.js';
+import { renderTable } from '../format/table.js';
+
+const CreateOptions = z.object({ agent: z.string().optional(), name: z.string().optional(), expires: z.number().optional() });
+const ListOptions = z.object({ json: z.boolean().optional() });
+
+function when(ms: number | null): string {
+  return ms === null ? '—' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
+}
+
+function keysTable(keys: readonly KeyJson[]): string {
+  if (keys.length === 0) return 'no keys; create one with `spendguard keys create <scope>`\n';
+  const rows = keys.map((k) => [k.label, k.scope, k.agent ?? '—', when(k.created_ms), when(k.expires_ms), when(k.last_used_ms), k.revoked ? 'revoked' : k.expires_ms !== null && k.expires_ms <= Date.now() ? 'expired' : 'active', String(k.connections)]);
+  return renderTable(['NAME', 'SCOPE', 'AGENT', 'CREATED', 'EXPIRES', 'LAST USED', 'STATE', 'CONNS'], rows, ['left', 'left', 'left', 'left', 'left', 'left', 'left', 'right']);
+}
+
+export function register(program: Command): void {
+  const keys = program
+    .command('keys')
+    .description('keys bound to a scope: an agent holding one may act only inside that scope (and as one agent with --agent)');
+
+  keys
+    .command('create')
+    .description('create a key and print it once (the daemon keeps only its hash)')
+    .argument('<scope>', 'user:NAME, session:ID, task:ID or agent:NAME', parseScope)
+    .option('--agent <name>', 'the key may act only as this agent')
+    .option('--name <label>', 'what `keys list` and `keys revoke` call it (default: key-N)', parseKeyLabel)
+    .option('--expires <duration>', 'lifetime, e.g. 24h or 30d (default: until revoked)', parseLifetime)
+    .action(async (scope: string, _options: unknown, command: Command) => {
+      const o = commandOptions(command, CreateOptions);
+      const result = await withOperator(command, (client) =>
+        client.request({
+          type: 'key_create',
+          scope,
+          ...(o.agent === undefined ? {} : { agent: o.agent }),
+          ...(o.name === undefined ? {} : { name: o.name }),
+          ...(o.expires === undefined ? {} : { expires_ms: o.expires }),
+        }),
+      );
+      // The key alone on stdout (for `$(spendguard keys create …)`); what it is, on stderr.
+      process.stderr.write(`${result.message}\n`);
+      process.stdout.write(`${result.key ?? ''}\n`);
+    });
+
+  keys
+    .command('list')
+    .description('every key: name, scope, created, expires, last used — never the key itself')
+    .option('--json', 'machine-readable')
+    .action(async (_options: unknown, command: Command) => {
+      const o = commandOptions(command, ListOptions);
+      const result = await withOperator(command, (client) => client.request({ type: 'key_list' }));
+      const list = result.keys ?? [];
+      process.stdout.write(o.json ? `${JSON.stringify(list)}\n` : keysTable(list));
+    });
+
+  keys
+    .command('revoke')
+    .description('revoke a key at once: connections using it are closed')
+    .argument('<name|key>', 'the key\'s name (see `keys list`) or the key itself')
+    .action(async (target: string, _options: unknown, command: Command) => {
+      const result = await withOperator(command, (client) => client.request({ type: 'key_revoke', target }));
+      process.stdout.write(`${result.message}\n`);
+    });
+}
