@@ -52,22 +52,27 @@ function ownCall(st: EngineState, conn: LiveConnection, id: string): Extract<Res
 
 /**
  * Idempotency keys live per session: a key one agent uses first can never make spend in another
- * session count zero. The same key retried in the same session counts once, across restarts.
+ * session count zero. The same key retried in the same session counts once, across restarts. The
+ * ledger holds the key as sent, unique with its row's session; this is that pair as one string
+ * (session names never contain a newline).
  */
-export function ledgerKey(chain: readonly ScopeState[], key: string): string {
-  const session = chain.find((s) => scopeKind(s.id) === 'session');
-  return `${session?.id ?? 'session:?'} ${key}`;
+export function sessionKey(session: string, key: string): string {
+  return `${session}\n${key}`;
 }
 
-/** The ledger key a commit or spend on `conn` would be recorded under (the shell looks it up first). */
+function sessionOf(chain: readonly ScopeState[]): string {
+  return chain.find((s) => scopeKind(s.id) === 'session')?.id.slice('session:'.length) ?? '';
+}
+
+/** The session-scoped key a commit or spend on `conn` would be recorded under (the shell looks it up first). */
 export function ledgerKeyFor(st: EngineView, conn: ConnId, frame: AgentRequest): string | undefined {
   const c = st.conns.get(conn);
   const key = idempotencyKey(frame);
-  return c?.state === 'live' && key !== undefined ? ledgerKey(c.chain, key) : undefined;
+  return c?.state === 'live' && key !== undefined ? sessionKey(sessionOf(c.chain), key) : undefined;
 }
 
 export function commit(st: EngineState, conn: LiveConnection, frame: Commit, keyKnown: boolean): void {
-  const key = ledgerKey(conn.chain, frame.key ?? frame.reservation);
+  const key = frame.key ?? frame.reservation;
   const r = ownCall(st, conn, frame.reservation);
   if (r === null) {
     sendError(st, conn.id, frame.id, 'UNKNOWN_RESERVATION', `reservation: ${frame.reservation} was not granted to this agent`);
@@ -123,7 +128,7 @@ export function spend(st: EngineState, conn: LiveConnection, frame: Spend, keyKn
     send(st, conn.id, { type: 'ack', id: frame.id, cost_usd: nanoToUsd(cost), duplicate: true, over: false, ...warnings });
     return;
   }
-  const over = recordUsage(st, conn, conn.chain, 'spend', ledgerKey(conn.chain, frame.key), frame, cost, undefined);
+  const over = recordUsage(st, conn, conn.chain, 'spend', frame.key, frame, cost, undefined);
   send(st, conn.id, { type: 'ack', id: frame.id, cost_usd: nanoToUsd(cost), duplicate: false, over, ...warnings });
 }
 

@@ -5,8 +5,9 @@ import type { ActionRow, UsageRow } from '../engine/events.js';
 import type { ScopeId } from '../engine/scope.js';
 import type { ScopeCounters } from '../engine/state.js';
 import { COST, TOKENS, type Deltas } from '../engine/deltas.js';
+import { sessionKey } from '../engine/settlement.js';
 import { KeyFilter } from './bloom.js';
-import { LEDGER_DDL, LEDGER_SCHEMA_VERSION } from './schema.js';
+import { LEDGER_DDL, LEDGER_SCHEMA_VERSION, MIGRATE_1_TO_2 } from './schema.js';
 
 export interface ScopeSnapshot {
   readonly scope: string;
@@ -33,10 +34,7 @@ export class Ledger {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
-    this.db.exec(LEDGER_DDL);
-    const version = this.meta('schema_version');
-    if (version === undefined) this.setMeta('schema_version', String(LEDGER_SCHEMA_VERSION));
-    else if (Number(version) !== LEDGER_SCHEMA_VERSION) throw new Error(`ledger ${path} has schema version ${version}, this daemon reads ${LEDGER_SCHEMA_VERSION}`);
+    this.migrate(path);
     this.insertUsage = this.db.prepare(
       `INSERT INTO usage (key, ts, kind, user, session, task, agent, chain, model, input_tokens, output_tokens,
          cache_read_tokens, cache_write_tokens, cost_nano, tool, op, overshoot)
@@ -45,9 +43,9 @@ export class Ledger {
     );
     this.insertAction = this.db.prepare('INSERT INTO actions (ts, kind, scope, actor, data) VALUES (?, ?, ?, ?, ?)');
     this.upsertTotals = this.db.prepare('INSERT INTO scope_totals (scope, data) VALUES (?, ?) ON CONFLICT(scope) DO UPDATE SET data = excluded.data');
-    this.selectKey = this.db.prepare('SELECT 1 FROM usage WHERE key = ?').pluck();
+    this.selectKey = this.db.prepare('SELECT 1 FROM usage WHERE session = ? AND key = ?').pluck();
     this.selectTotals = this.db.prepare('SELECT data FROM scope_totals WHERE scope = ?').pluck();
-    for (const key of this.db.prepare('SELECT key FROM usage').pluck().iterate() as IterableIterator<string>) this.keys.add(key);
+    for (const r of this.db.prepare('SELECT session, key FROM usage').iterate() as IterableIterator<{ session: string; key: string }>) this.keys.add(sessionKey(r.session, r.key));
     this.writeTx = this.db.transaction((usage, actions, scopes) => {
       let lastSeq: number | bigint | undefined;
       for (const r of usage) {
@@ -61,6 +59,22 @@ export class Ledger {
         this.setMeta('totals_seq', String(covered));
       }
     });
+  }
+
+  /** Creates the tables, or brings an older ledger to this version in one transaction. */
+  private migrate(path: string): void {
+    const hasMeta = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").pluck().get() !== undefined;
+    const version = hasMeta ? this.meta('schema_version') : undefined;
+    if (version === '1') {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATE_1_TO_2);
+        this.setMeta('schema_version', String(LEDGER_SCHEMA_VERSION));
+      })();
+    }
+    this.db.exec(LEDGER_DDL);
+    const now = this.meta('schema_version');
+    if (now === undefined) this.setMeta('schema_version', String(LEDGER_SCHEMA_VERSION));
+    else if (Number(now) !== LEDGER_SCHEMA_VERSION) throw new Error(`ledger ${path} has schema version ${now}, this daemon reads ${LEDGER_SCHEMA_VERSION}`);
   }
 
   meta(name: string): string | undefined {
@@ -79,8 +93,11 @@ export class Ledger {
     return epoch;
   }
 
+  /** `key`: a session-scoped key (`sessionKey`), as the engine looks one up. */
   hasKey(key: string): boolean {
-    return this.keys.mightHave(key) && this.selectKey.get(key) !== undefined;
+    if (!this.keys.mightHave(key)) return false;
+    const cut = key.indexOf('\n');
+    return this.selectKey.get(key.slice(0, cut), key.slice(cut + 1)) !== undefined;
   }
 
   /**
@@ -92,7 +109,7 @@ export class Ledger {
     this.writeTx(usage, actions, scopes);
     // Only once committed: a batch rolled back (a full disk) leaves nothing behind, not even in
     // the filter (which would be harmless — `hasKey` confirms every hit in SQLite — but untidy).
-    for (const r of usage) this.keys.add(r.key);
+    for (const r of usage) this.keys.add(sessionKey(r.session, r.key));
   }
 
   /** Counters from the aggregates, operator grants and kills from the actions: no usage rescan. */

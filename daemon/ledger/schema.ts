@@ -1,10 +1,10 @@
 /**
- * Ledger tables. `usage` is append-only with a unique idempotency key; `scope_totals` holds the
+ * Ledger tables. `usage` is append-only, its idempotency key unique within its session; `scope_totals` holds the
  * counters of every scope as of the last committed batch (written in the same transaction as the
  * usage rows, so a restart reads aggregates instead of rescanning usage); `actions` records every
  * operator action, kill, grant and prompt transition.
  */
-export const LEDGER_SCHEMA_VERSION = 1;
+export const LEDGER_SCHEMA_VERSION = 2;
 
 export const LEDGER_DDL = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -14,7 +14,7 @@ CREATE TABLE IF NOT EXISTS meta (
 
 CREATE TABLE IF NOT EXISTS usage (
   seq                INTEGER PRIMARY KEY,
-  key                TEXT    NOT NULL UNIQUE,
+  key                TEXT    NOT NULL,          -- idempotency key, unique within its session
   ts                 INTEGER NOT NULL,          -- ms since the Unix epoch
   kind               TEXT    NOT NULL,          -- 'commit' | 'spend'
   user               TEXT    NOT NULL,
@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS usage (
   overshoot          INTEGER NOT NULL DEFAULT 0 -- 1 when this usage crossed a limit or its reservation
 ) STRICT;
 CREATE INDEX IF NOT EXISTS usage_ts ON usage(ts);
+CREATE UNIQUE INDEX IF NOT EXISTS usage_session_key ON usage(session, key);
 
 CREATE TABLE IF NOT EXISTS scope_totals (
   scope TEXT PRIMARY KEY,
@@ -47,4 +48,18 @@ CREATE TABLE IF NOT EXISTS actions (
   actor  TEXT    NOT NULL,                      -- 'operator' | 'daemon' | agent scope
   data   TEXT    NOT NULL                       -- JSON details
 ) STRICT;
+`;
+
+/**
+ * Version 1 kept keys unique across all sessions (`key … UNIQUE`, which SQLite cannot drop):
+ * the table is rebuilt once, rows and sequence numbers unchanged. Keys unique in all are unique
+ * per session too.
+ */
+export const MIGRATE_1_TO_2 = `
+ALTER TABLE usage RENAME TO usage_v1;
+${LEDGER_DDL.slice(LEDGER_DDL.indexOf('CREATE TABLE IF NOT EXISTS usage'), LEDGER_DDL.indexOf('CREATE INDEX IF NOT EXISTS usage_ts'))}
+INSERT INTO usage SELECT * FROM usage_v1;
+DROP TABLE usage_v1;
+CREATE INDEX IF NOT EXISTS usage_ts ON usage(ts);
+CREATE UNIQUE INDEX IF NOT EXISTS usage_session_key ON usage(session, key);
 `;

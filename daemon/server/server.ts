@@ -5,12 +5,15 @@ import type { ConnId } from '../engine/state.js';
 import type { LedgerHealth } from '../../shared/protocol/operator.js';
 import { decodeAgentFrame, decodeOperatorFrame } from './frames.js';
 import { guarded, type Logger } from './log.js';
+import { FairQueue } from './fair-queue.js';
 import { TokenBucket } from './rate.js';
 import type { Supervisor, Transport } from './supervisor.js';
 import { authenticateAgent, bearerOf } from './auth.js';
 import { tokenMatches, type Tokens } from './tokens.js';
 
 type Role = 'agent' | 'operator';
+/** A frame as received, or the connection's close (served after its last frame). */
+type Queued = { readonly data: RawData; readonly isBinary: boolean } | 'closed';
 
 interface Client {
   readonly ws: WebSocket;
@@ -54,8 +57,13 @@ export class SpendguardServer implements Transport {
   readonly routes: Array<(req: IncomingMessage, res: ServerResponse) => boolean> = [];
   /** Connections that are not WebSockets (HTTP API sessions): frames go to their sink. */
   private readonly virtual = new Map<ConnId, { deliver: (data: string) => void; close: () => void }>();
+  private readonly queue: FairQueue<ConnId, Queued>;
 
   constructor(private readonly opts: ServerOptions) {
+    this.queue = new FairQueue<ConnId, Queued>(
+      (conn, item) => this.serveQueued(conn, item),
+      (error) => this.opts.log('error', 'serving a frame failed', { error: error instanceof Error ? error.message : String(error) }),
+    );
     this.http = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       for (const route of this.routes) if (route(req, res)) return;
@@ -146,13 +154,23 @@ export class SpendguardServer implements Transport {
     ws.on('pong', () => {
       client.alive = true;
     });
-    ws.on('message', (data, isBinary) => this.onMessage(conn, client, data, isBinary));
+    // Every frame waits its connection's turn (fair-queue.ts); its disconnect comes after them.
+    ws.on('message', (data, isBinary) => this.queue.add(conn, { data, isBinary }, ws));
     ws.on('error', (err) => this.opts.log('debug', 'socket error', { conn, error: err.message }));
-    ws.on('close', () => {
-      if (this.clients.delete(conn)) this.open[role] -= 1;
-      this.supervisor?.unsubscribe(conn);
-      this.supervisor?.dispatch({ type: 'disconnect', conn });
-    });
+    ws.on('close', () => this.queue.end(conn, 'closed'));
+  }
+
+  private serveQueued(conn: ConnId, item: Queued): void {
+    const client = this.clients.get(conn);
+    if (!client) return;
+    if (item !== 'closed') {
+      this.onMessage(conn, client, item.data, item.isBinary);
+      return;
+    }
+    this.clients.delete(conn);
+    this.open[client.role] -= 1;
+    this.supervisor?.unsubscribe(conn);
+    this.supervisor?.dispatch({ type: 'disconnect', conn });
   }
 
   private onMessage(conn: ConnId, client: Client, raw: RawData, isBinary: boolean): void {
