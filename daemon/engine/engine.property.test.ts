@@ -89,6 +89,8 @@ class World {
   readonly grants: OpenGrant[][];
   readonly commitKeys: string[] = [];
   readonly spendKeys: string[] = [];
+  /** Spend keys acknowledged, as `session\nkey`: the reference model of idempotency (per session). */
+  readonly sessionKeys = new Set<string>();
   /** The reference's own record of open delegations: child → its delegator's chain and the amount moved. */
   readonly delegations = new Map<string, { chain: string[]; amount: number; spentBefore: number }>();
   private actionsSeen = 0;
@@ -187,7 +189,13 @@ class World {
         if (conn == null) return;
         const key = o.reuseKey && this.spendKeys.length > 0 ? (this.spendKeys[this.seq % this.spendKeys.length] as string) : this.id('k');
         this.spendKeys.push(key);
-        d.send(conn, { type: 'spend', id: this.id('s'), key, cost_usd: o.usd });
+        const id = this.id('s');
+        d.send(conn, { type: 'spend', id, key, cost_usd: o.usd });
+        // Keys count once per session: the same key in another session is another spend.
+        const session = d.chainOf(conn).find((s) => s.id.startsWith('session:'))?.id ?? '';
+        const reply = this.reply(conn, id);
+        if (reply?.type === 'ack') expect(reply.duplicate, `spend key ${key} in ${session}`).toBe(this.sessionKeys.has(`${session}\n${key}`));
+        if (reply?.type === 'ack') this.sessionKeys.add(`${session}\n${key}`);
         return;
       }
       case 'delegate': {
@@ -366,7 +374,7 @@ describe('engine properties', () => {
           w.check();
         }
         // Every resent commit or reused spend key was acknowledged as a duplicate, never recorded twice.
-        const keys = w.d.ledger.map((r) => r.key);
+        const keys = w.d.ledger.map((r) => `${r.session}\n${r.key}`);
         expect(new Set(keys).size).toBe(keys.length);
       }),
       { numRuns: 500 },
