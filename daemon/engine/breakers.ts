@@ -43,15 +43,14 @@ interface DenialBreaker {
 }
 
 /**
- * The scopes with a denial breaker in a chain: the agent at its end, then its user. The agent
- * comes first so that when one agent's denials open both (a user with one active agent), the
- * refusal names the agent that caused it.
+ * The scopes with a denial breaker in a chain: the agent at its end, then its fleet — its user,
+ * or for an agent acting with a key, the key's scope (its denials count inside it). The agent
+ * comes first so that when one agent's denials open both, the refusal names the agent.
  */
-export function breakerScopes(chain: readonly ScopeState[]): ScopeState[] {
+export function breakerScopes(chain: readonly ScopeState[], fleet?: ScopeState): ScopeState[] {
   const agent = chain[chain.length - 1];
-  const out = agent ? [agent] : [];
-  for (const s of chain) if (s !== agent && scopeKind(s.id) === 'user') out.push(s);
-  return out;
+  const f = fleet ?? chain.find((s) => scopeKind(s.id) === 'user');
+  return [agent, f].filter((s, i, all): s is ScopeState => s !== undefined && all.indexOf(s) === i);
 }
 
 export class DenialBreakers implements PerScope {
@@ -101,8 +100,8 @@ export class DenialBreakers implements PerScope {
    * breaker of the chain. A request parked for the operator and re-run with the same object
    * keeps its slot.
    */
-  admit(chain: readonly ScopeState[], request: object, now: number): Refusal | undefined {
-    const scopes = breakerScopes(chain);
+  admit(chain: readonly ScopeState[], request: object, now: number, fleet?: ScopeState): Refusal | undefined {
+    const scopes = breakerScopes(chain, fleet);
     for (const s of scopes) {
       const b = this.map.get(s);
       if (!b) continue;
@@ -129,10 +128,11 @@ export class DenialBreakers implements PerScope {
     return undefined;
   }
 
-  recordDenial(chain: readonly ScopeState[], code: DenyCode, now: number): void {
+  recordDenial(chain: readonly ScopeState[], code: DenyCode, now: number, fleet?: ScopeState): void {
     if (!COUNTED.has(code)) return;
     const d = this.config().breakers.denials;
-    for (const s of breakerScopes(chain)) {
+    const agent = chain[chain.length - 1];
+    for (const s of breakerScopes(chain, fleet)) {
       let b = this.map.get(s);
       if (!b) this.map.set(s, (b = { consecutive: 0, denied_agents: null, state: 'closed', open_until: 0, successes: 0, trials: new Map(), last: null, last_ms: now }));
       this.advance(b, now);
@@ -142,8 +142,7 @@ export class DenialBreakers implements PerScope {
         continue;
       }
       if (b.state === 'open') continue;
-      const user = scopeKind(s.id) === 'user';
-      const agent = chain[chain.length - 1];
+      const user = s !== agent;
       if (user && agent) {
         (b.denied_agents ??= new Set()).add(agent);
         b.consecutive = b.denied_agents.size;
@@ -154,8 +153,8 @@ export class DenialBreakers implements PerScope {
     }
   }
 
-  recordGrant(chain: readonly ScopeState[], now: number): void {
-    for (const s of breakerScopes(chain)) {
+  recordGrant(chain: readonly ScopeState[], now: number, fleet?: ScopeState): void {
+    for (const s of breakerScopes(chain, fleet)) {
       const b = this.map.get(s);
       if (!b) continue;
       this.advance(b, now);

@@ -17,7 +17,7 @@ export function open(st: EngineState, conn: ConnId, keyLabel?: string): void {
   const key = keyLabel === undefined ? null : (st.keys.get(keyLabel) ?? null);
   if (keyLabel !== undefined && (key === null || key.revoked)) {
     // Revoked between the door and here: the socket is refused, not let in as the shared token.
-    st.conns.set(conn, { state: 'rejected', id: conn, key: null });
+    st.conns.set(conn, { state: 'rejected', id: conn, key: key ?? null, final: true });
     st.out.push({ type: 'close', conn });
     return;
   }
@@ -62,7 +62,9 @@ export function hello(st: EngineState, connId: ConnId, frame: Hello): void {
     sendError(st, connId, undefined, 'INVALID', 'hello: already sent on this connection');
     return;
   }
+  if (before?.state === 'rejected' && before.final) return;
   const key = before?.key ?? null;
+  if (key && (key.revoked || (key.expires_ms !== null && key.expires_ms <= st.now))) return reject(st, connId, `key: ${key.label} was revoked or expired`);
   const misplaced = key ? helloRefusal(st, key, frame) : null;
   if (misplaced !== null) return reject(st, connId, misplaced);
   const above = parentChain(st, frame);

@@ -8,7 +8,7 @@ import { blockFor, compileBlock, type Check, type ScopeLimits } from './limits.j
 import { PeriodClock, type PeriodKeys } from './periods.js';
 import { Runaway } from './runaway.js';
 import { GLOBAL, type ScopeId } from './scope.js';
-import { newScope, type ConnId, type ScopeState } from './state.js';
+import { fleetOf, newScope, type ConnId, type ScopeState } from './state.js';
 
 /** Steps shared by every rule family: ids, scopes, limits, alerts and the frames to send. */
 
@@ -193,10 +193,11 @@ export function send(st: EngineState, conn: ConnId, frame: Extract<Effect, { typ
 export function deny(st: EngineState, conn: ConnId, id: string, code: DenyCode, scopeName: string, message: string, retry_after_ms?: number): void {
   const c = st.conns.get(conn);
   if (c?.state === 'live') {
-    st.runaway.recordDenial(c.chain, code, st.now);
-    // A denial may trip the agent's or its user's breaker: their rows change.
+    const fleet = fleetOf(c);
+    st.runaway.recordDenial(c.chain, code, st.now, fleet);
+    // A denial may trip the agent's or its fleet's breaker: their rows change.
     markChanged(st, c.agent);
-    const user = c.chain[1];
+    const user = fleet ?? c.chain[1];
     if (user) markChanged(st, user);
   }
   send(st, conn, { type: 'deny', id, code, scope: scopeName, message, ...(retry_after_ms === undefined ? {} : { retry_after_ms }) });

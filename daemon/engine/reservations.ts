@@ -14,7 +14,7 @@ import { exceededMessage } from './messages.js';
 import { checkThresholds, delayFor, pressureOf } from './pressure.js';
 import { GLOBAL } from './scope.js';
 import { siblingsShare } from './shares.js';
-import type { CallReservation, LiveConnection, Placement, ReservationId, ScopeState } from './state.js';
+import { fleetOf, type CallReservation, type LiveConnection, type Placement, type ReservationId, type ScopeState } from './state.js';
 
 /** How a parked request is retried after the operator's answer. */
 export interface RetryOptions {
@@ -60,7 +60,7 @@ export function reserve(st: EngineState, conn: LiveConnection, frame: Reserve, o
   let desired = llm ? (frame.max_output_tokens ?? st.config.reservations.default_max_output_tokens) : (frame.max_output_tokens ?? 0);
   if (llm && st.config.reservations.adaptive) desired = adaptiveOutput(st.adaptive, conn.agent.id, frame.model, desired);
   const minOut = llm && desired > 0 ? 1 : 0;
-  const refusal = st.runaway.gate(conn.chain, frame, () => (askDeltas(ask, desired)[COST] ?? 0) / 1e9, st.now, (s) => limitsOf(st, s));
+  const refusal = st.runaway.gate(conn.chain, frame, () => (askDeltas(ask, desired)[COST] ?? 0) / 1e9, st.now, (s) => limitsOf(st, s), fleetOf(conn));
   if (refusal && !(refusal.confirm && opts.confirmed)) {
     if (refusal.confirm && !opts.noPrompt) createPrompt(st, conn, frame, 'tool', refusal.scope, refusal.message, ask, desired);
     else deny(st, conn.id, frame.id, refusal.code, refusal.scope.id, refusal.message, refusal.retry_after_ms);
@@ -129,7 +129,7 @@ function place(st: EngineState, conn: LiveConnection, ask: CallAsk, output: numb
   for (const pl of placements) addInto(pl.scope.reserved, pl.deltas);
   assertPlacedWithin(st, placements);
   st.reservations.set(r.id, r);
-  st.runaway.recordGrant(conn.chain, st.now);
+  st.runaway.recordGrant(conn.chain, st.now, fleetOf(conn));
   st.runaway.granted(conn.chain, st.now);
   touchHold(st, conn.chain);
   return r;

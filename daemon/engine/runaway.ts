@@ -77,14 +77,15 @@ export class Runaway implements Notifier {
     return this.denials.state(scope, now);
   }
 
-  recordDenial(chain: readonly ScopeState[], code: DenyCode, now: number): void {
-    this.denials.recordDenial(chain, code, now);
+  /** `fleet`: whose breaker counts this agent with its siblings (default its user; a key's scope for a key-bound agent). */
+  recordDenial(chain: readonly ScopeState[], code: DenyCode, now: number, fleet?: ScopeState): void {
+    this.denials.recordDenial(chain, code, now, fleet);
   }
 
-  recordGrant(chain: readonly ScopeState[], now: number): void {
+  recordGrant(chain: readonly ScopeState[], now: number, fleet?: ScopeState): void {
     // A granted request passed every rule of its chain: each may alert again on its next crossing.
     if (this.crossing.size > 0) for (const s of chain) this.crossing.delete(s);
-    this.denials.recordGrant(chain, now);
+    this.denials.recordGrant(chain, now, fleet);
   }
 
   /**
@@ -121,11 +122,11 @@ export class Runaway implements Notifier {
    * it for the operator and re-gates the same `frame` object when the operator answers: a
    * half-open breaker's trial is that object.
    */
-  gate(chain: readonly ScopeState[], frame: Frame, costUsd: () => number, now: number, limitsOf: (s: ScopeState) => { callsPerMin?: number | undefined }): Refusal | undefined {
+  gate(chain: readonly ScopeState[], frame: Frame, costUsd: () => number, now: number, limitsOf: (s: ScopeState) => { callsPerMin?: number | undefined }, fleet?: ScopeState): Refusal | undefined {
     const agent = chain[chain.length - 1];
     if (!agent) return undefined;
     // Breakers first: an open breaker refuses without looking further.
-    const breaker = this.burn.refuse(chain, now) ?? this.denials.admit(chain, frame, now);
+    const breaker = this.burn.refuse(chain, now) ?? this.denials.admit(chain, frame, now, fleet);
     if (breaker) return breaker;
     const tool = toolRule(this.config.tools, agent, frame.tool, costUsd);
     if (tool) {

@@ -93,7 +93,8 @@ export type Reservation = CallReservation | HoldReservation;
 /** A socket before its hello, one whose hello was refused, or an agent that joined. */
 export type Connection =
   | { readonly state: 'pending'; readonly id: ConnId; readonly key: KeyRecord | null }
-  | { readonly state: 'rejected'; readonly id: ConnId; readonly key: KeyRecord | null }
+  /** `final`: refused at the door (a key revoked meanwhile): no hello may follow, it is being closed. */
+  | { readonly state: 'rejected'; readonly id: ConnId; readonly key: KeyRecord | null; readonly final?: true }
   | LiveConnection;
 
 export interface LiveConnection {
@@ -178,4 +179,15 @@ export function recordSpent(scope: ScopeState, deltas: Deltas, periods: PeriodKe
     }
     addInto(w.spent, deltas);
   }
+}
+
+/**
+ * Whose denial breaker counts this agent with its siblings: its user, unless it acts with a key
+ * bound below the user — then that key's scope, so a key holder's denials never open a breaker
+ * outside what the key may touch.
+ */
+export function fleetOf(conn: LiveConnection): ScopeState | undefined {
+  const key = conn.key;
+  if (key === null || key.scope.startsWith('user:')) return undefined;
+  return conn.chain.find((s) => s.id === key.scope);
 }

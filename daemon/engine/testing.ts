@@ -42,9 +42,10 @@ export class EngineDriver {
     return effects;
   }
 
-  connect(hello: Omit<Hello, 'type' | 'v' | 'user'> & { user?: string }): number {
+  /** `key`: the label of a key the connection authenticated with (the shell checked its secret). */
+  connect(hello: Omit<Hello, 'type' | 'v' | 'user'> & { user?: string }, key?: string): number {
     const conn = this.nextConn++;
-    this.engine.handle({ type: 'open', conn }, this.now);
+    this.apply(this.engine.handle({ type: 'open', conn, ...(key === undefined ? {} : { key }) }, this.now));
     this.apply(this.engine.handle({ type: 'hello', conn, frame: { type: 'hello', v: 1, user: 'default', ...hello } }, this.now));
     return conn;
   }
@@ -64,10 +65,16 @@ export class EngineDriver {
     return reply;
   }
 
-  operator(frame: OperatorFrame): Effect[] {
+  operator(frame: OperatorFrame, secret?: string): Effect[] {
     const conn = 0;
     this.engine.handle({ type: 'open', conn }, this.now);
-    return this.apply(this.engine.handle({ type: 'operator', conn, frame, actor: 'operator' }, this.now));
+    return this.apply(this.engine.handle({ type: 'operator', conn, frame, actor: 'operator', ...(secret === undefined ? {} : { secret }) }, this.now));
+  }
+
+  /** The live connection's first error reply to its hello, if it was refused. */
+  refusal(conn: number): string | undefined {
+    const e = this.frames(conn).find((f) => f.type === 'error');
+    return e && 'message' in e ? e.message : undefined;
   }
 
   disconnect(conn: number): void {
