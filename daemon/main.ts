@@ -1,8 +1,9 @@
-import { mkdirSync, writeFileSync, rmSync, chmodSync } from 'node:fs';
+import { writeFileSync, rmSync, chmodSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { listenToUrl, resolveStateDir, STATE_FILES } from '../shared/paths.js';
 import { loadConfigFile } from './config/load.js';
 import { embeddedConfig, type Config } from './config/schema.js';
+import { startOnlyChanges } from './config/start-only.js';
 import { ConfigWatcher } from './config/watch.js';
 import { Engine } from './engine/engine.js';
 import { Ledger } from './ledger/ledger.js';
@@ -13,12 +14,18 @@ import { Reclaimer } from './server/reclaim.js';
 import { Supervisor } from './server/supervisor.js';
 import { ensureTokens, type Tokens } from './server/tokens.js';
 import { installIntegrations } from './integrations.js';
+import { decideExposure, hostOfListen } from './exposure.js';
+import { createPrivateFile, makeStateDirPrivate, tightenStateDir, type Tightening } from './state-dir.js';
 
 export interface DaemonOptions {
   configPath?: string | undefined;
   listen?: string | undefined;
   stateDir?: string | undefined;
   log?: Logger | undefined;
+  /** Refuse the shared agent token (`--require-keys`); else the config's `require_keys`. */
+  requireKeys?: boolean | undefined;
+  /** Keep the shared agent token although `listen` is beyond loopback (`--unsafe-shared-token-on-network`). */
+  unsafeSharedTokenOnNetwork?: boolean | undefined;
 }
 
 export interface RunningDaemon {
@@ -51,18 +58,25 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const configPath = options.configPath ? resolve(options.configPath) : undefined;
   const config = loadInitialConfig(configPath);
   const stateDir = resolveStateDir(options.stateDir, config.state_dir);
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  reportTightening(log, stateDir, makeStateDirPrivate(stateDir));
   const release = acquireLock(join(stateDir, STATE_FILES.lock));
   let ledger: Ledger | undefined;
   try {
-    ledger = new Ledger(join(stateDir, STATE_FILES.ledger));
+    const ledgerPath = join(stateDir, STATE_FILES.ledger);
+    // 0600 before SQLite opens it: the -wal and -shm files it creates take the same mode.
+    createPrivateFile(ledgerPath);
+    ledger = new Ledger(ledgerPath);
     const tokens = ensureTokens(stateDir);
+    // Again now that the ledger is open: -wal/-shm left loose by an older version were reused as they were.
+    reportTightening(log, stateDir, tightenStateDir(stateDir));
     const epoch = ledger.nextEpoch();
     const restored = ledger.restore();
     const engine = new Engine({ config, config_path: configPath ?? null, epoch, restored, now: Date.now() });
     const listen = options.listen ?? config.listen;
-    const sep = listen.lastIndexOf(':');
-    const server = new SpendguardServer({ host: listen.slice(0, sep), port: Number(listen.slice(sep + 1)), tokens, log });
+    const host = hostOfListen(listen);
+    const exposure = decideExposure({ host, requireKeys: options.requireKeys ?? config.require_keys, unsafeSharedTokenOnNetwork: options.unsafeSharedTokenOnNetwork === true });
+    for (const warning of exposure.warnings) log('warn', warning, { listen, require_keys: exposure.requireKeys });
+    const server = new SpendguardServer({ host, port: Number(listen.slice(host.length + 1)), tokens, log, requireKeys: exposure.requireKeys });
     const supervisor = new Supervisor(engine, ledger, server, log);
     server.supervisor = supervisor;
     const integrations = installIntegrations({ server, supervisor, engine, config, stateDir, tokens, log });
@@ -93,13 +107,15 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     let watcher: ConfigWatcher | undefined;
     if (configPath) {
       watcher = new ConfigWatcher(configPath, (r) => {
-        if (r.ok) supervisor.dispatch({ type: 'config', config: r.config, path: configPath });
-        else supervisor.dispatch({ type: 'config_error', error: r.error });
+        if (r.ok) {
+          for (const key of startOnlyChanges(config, r.config)) log('warn', `${key} changed in the config: it is read at start only, so the running daemon keeps its value until restarted`, { key });
+          supervisor.dispatch({ type: 'config', config: r.config, path: configPath });
+        } else supervisor.dispatch({ type: 'config_error', error: r.error });
       });
       await watcher.start();
     }
     server.ready = true;
-    log('info', 'spendguard daemon listening', { url, state_dir: stateDir, config: configPath ?? '(embedded defaults)', epoch, restored_scopes: restored.scopes.length });
+    log('info', 'spendguard daemon listening', { url, state_dir: stateDir, config: configPath ?? '(embedded defaults)', epoch, restored_scopes: restored.scopes.length, require_keys: exposure.requireKeys });
 
     let stopped = false;
     const running: RunningDaemon = {
@@ -138,6 +154,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     release();
     throw e;
   }
+}
+
+/** A file that stays readable by others is logged, not fatal: the 0700 dir already hides it. */
+function reportTightening(log: Logger, stateDir: string, t: Tightening): void {
+  if (t.failed.length > 0) log('warn', 'could not make every file in the state dir private (0600); the dir itself is 0700', { state_dir: stateDir, failed: t.failed.slice(0, 10), failed_total: t.failed.length });
+  if (t.truncated) log('warn', 'the state dir holds too many entries to check them all; the rest were left as they are', { state_dir: stateDir });
 }
 
 /** Runs the daemon in the foreground until SIGINT/SIGTERM. */

@@ -1,6 +1,7 @@
 import ms from 'ms';
 import { z } from 'zod';
 import { MAX_USD } from '../../shared/money/money.js';
+import { ProxyConfig } from './proxy-schema.js';
 
 /** The YAML configuration of SPEC §6: one schema, giving the type and the validation. */
 
@@ -100,6 +101,9 @@ export const ConfigSchema = z.strictObject({
     .string()
     .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port')
     .default('127.0.0.1:7878'),
+  // Refuse the shared agent token: agents authenticate with keys bound to a scope. Read at
+  // start only (like listen and state_dir); listening beyond loopback turns it on regardless.
+  require_keys: z.boolean().default(false),
   state_dir: z.string().min(1).optional(),
   // Agent WebSocket connections at once; past it the upgrade is refused 503 (memory stays bounded).
   max_connections: z.number().int('must be a whole number').min(1, 'must be at least 1').max(1_000_000).default(20_000),
@@ -196,6 +200,7 @@ export const ConfigSchema = z.strictObject({
       models: z.record(z.string(), ModelPriceOverride).default({}),
     })
     .prefault({}),
+  proxy: ProxyConfig,
 });
 
 function isTimeZone(tz: string): boolean {

@@ -1,0 +1,42 @@
+import { z } from 'zod';
+
+/** The provider proxy's config (`proxy:`): upstreams by name, served at `/proxy/<name>/…`. */
+
+const UpstreamName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'must be 1-32 lowercase letters, digits, _ or -');
+
+export const Upstream = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  format: z.enum(['openai', 'anthropic']),
+  /** The environment variable holding this upstream's API key, sent instead of a spendguard key. */
+  api_key_env: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+    .optional(),
+});
+
+export const DEFAULT_UPSTREAMS = {
+  openai: { url: 'https://api.openai.com', format: 'openai' as const, api_key_env: 'OPENAI_API_KEY' },
+  anthropic: { url: 'https://api.anthropic.com', format: 'anthropic' as const, api_key_env: 'ANTHROPIC_API_KEY' },
+};
+
+export const ProxyConfig = z
+  .strictObject({
+    // Named upstreams; `openai` and `anthropic` exist unless redefined here.
+    upstreams: z.record(UpstreamName, Upstream).default({}),
+    // Request bodies above this are refused 413 (images and long contexts are big).
+    max_body_bytes: z
+      .number()
+      .int('must be a whole number')
+      .min(1024, 'must be at least 1024')
+      .max(1024 ** 3, 'must be at most 1 GiB')
+      .default(64 * 1024 ** 2),
+  })
+  .prefault({});
+
+export type Upstream = z.infer<typeof Upstream>;
+export type ProxyConfig = z.infer<typeof ProxyConfig>;
+
+/** Every upstream the proxy serves: the defaults, then the config's (same name: the config's wins). */
+export function upstreamsOf(config: ProxyConfig): ReadonlyMap<string, Upstream> {
+  return new Map(Object.entries({ ...DEFAULT_UPSTREAMS, ...config.upstreams }));
+}
