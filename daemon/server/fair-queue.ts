@@ -22,7 +22,8 @@ export interface FairQueueOptions {
   readonly resumeAt: number;
 }
 
-export const FAIR_DEFAULTS: FairQueueOptions = { perRound: 8, perTurn: 512, pauseAt: 64, resumeAt: 16 };
+// 128 a turn: a turn (its durable batch included) stays a few ms, so a quiet agent waits at most that.
+export const FAIR_DEFAULTS: FairQueueOptions = { perRound: 8, perTurn: 128, pauseAt: 64, resumeAt: 16 };
 
 interface Lane<T> {
   readonly items: T[];
