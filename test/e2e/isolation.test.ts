@@ -93,6 +93,24 @@ describe('keys bound to a scope', () => {
     expect(child).toMatchObject({ type: 'welcome', scopes: expect.arrayContaining(['agent:bob', 'agent:bob-child']) });
   });
 
+  it('authenticate the HTTP API the same way: inside the scope only, and a session belongs to its key', async () => {
+    const base = `${d.url.replace('ws://', 'http://')}/v1/agent`;
+    const post = async (path: string, key: string, body: object, session?: string): Promise<{ status: number; body: Record<string, unknown> }> => {
+      const headers: Record<string, string> = { authorization: `Bearer ${key}`, ...(session ? { 'x-spendguard-session': session } : {}) };
+      const r = await fetch(`${base}/${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+      return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+    };
+    const outside = await post('hello', aliceKey, { v: 1, ...BOB, agent: 'http-mallory' });
+    expect(outside.status).toBeGreaterThanOrEqual(400);
+    expect(JSON.stringify(outside.body)).toContain('session:sess-a');
+    const inside = await post('hello', aliceKey, { v: 1, ...ALICE, agent: 'http-alice' });
+    expect(inside.status).toBe(200);
+    const session = inside.body.session as string;
+    expect((await post('ping', bobKey, { id: 'p' }, session)).status).toBe(404);
+    expect((await post('ping', aliceKey, { id: 'p' }, session)).status).toBe(200);
+    expect((await post('hello', 'sgk_not-a-real-key', { v: 1, ...ALICE })).status).toBe(401);
+  });
+
   it("settling or releasing another agent's reservation is refused and changes nothing", async () => {
     const alice = await agent(aliceKey, { ...ALICE, agent: 'alice-2' });
     const bob = await agent(bobKey, { ...BOB, agent: 'bob-2', task: 'task-b2' });
