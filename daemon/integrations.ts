@@ -2,6 +2,7 @@ import { installWebhookAlerts } from './alerts/install.js';
 import type { Config } from './config/schema.js';
 import type { Engine } from './engine/engine.js';
 import { installMetrics } from './metrics/install.js';
+import { installProxy } from './proxy/install.js';
 import { installHttpApi } from './server/http-api.js';
 import type { Logger } from './server/log.js';
 import type { SpendguardServer } from './server/server.js';
@@ -33,5 +34,6 @@ export function installIntegrations(ctx: IntegrationContext): Integration[] {
   installed.push(metrics);
   installed.push(installWebhookAlerts(ctx, metrics.registry));
   installed.push(installHttpApi(ctx));
+  installed.push(installProxy(ctx, metrics.registry));
   return installed;
 }

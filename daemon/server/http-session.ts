@@ -38,6 +38,8 @@ export class HttpSession {
   active = 0;
   closed = false;
   readonly bucket: TokenBucket;
+  /** Told of a `kill` the moment it arrives (the proxy cuts its calls in flight). */
+  onKill: ((frame: OutFrame) => void) | undefined;
   private kill: OutFrame | undefined;
   private hello: Waiter | undefined;
   private readonly replies = new Map<string, Waiter>();
@@ -63,6 +65,7 @@ export class HttpSession {
     if (!frame) return;
     if (frame.type === 'kill') {
       this.kill = frame;
+      this.onKill?.(frame);
       return;
     }
     const id = frame.id;

@@ -11,6 +11,8 @@ export interface LoggedRequest {
   api: FakeApi;
   path: string;
   body: Record<string, unknown>;
+  /** The request's headers as received (lower-case names). */
+  headers: Record<string, string | string[] | undefined>;
   /** The connection closed before the response was complete: a cut, or the client aborted. */
   closedEarly: boolean;
 }
@@ -91,7 +93,9 @@ export class FakeProvider {
       return;
     }
     const body = await readJson(req);
-    const logged: LoggedRequest = { api, path, body, closedEarly: false };
+    const logged: LoggedRequest = { api, path, body, headers: { ...req.headers }, closedEarly: false };
+    // Like the real API: Anthropic names each request (Claude Code's transcripts record it).
+    if (api === 'anthropic') res.setHeader('request-id', `req_fake_${this.requests.length + 1}`);
     res.on('close', () => {
       if (!res.writableFinished) logged.closedEarly = true;
     });

@@ -1,0 +1,135 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { claudeCodeHello } from '../../shared/claude-code/hook.js';
+import type { EngineView } from '../engine/engine-state.js';
+import { looksLikeKey } from '../engine/keys.js';
+import { ancestry } from '../engine/context.js';
+import { scopeKind, type ScopeId } from '../engine/scope.js';
+import { authenticateAgent, bearerOf } from '../server/auth.js';
+import type { Tokens } from '../server/tokens.js';
+
+/**
+ * Who a proxied call is and where it lands. Either a spendguard key sent as the provider API
+ * key (the daemon then sends the upstream's own key), or `x-spendguard-token` with the caller's
+ * place in `x-spendguard-{user,session,task,agent,parent}` and its own provider credentials.
+ * Claude Code's session id names the session when no header does, as `watch claude-code` does.
+ */
+
+export interface ProxyHello {
+  readonly user: string;
+  readonly session: string;
+  readonly task: string;
+  readonly agent: string;
+  readonly parent?: string;
+}
+
+export type ProxyIdentity =
+  | { readonly ok: true; readonly hello: ProxyHello; readonly key: string | undefined; readonly credential: string; readonly swapKey: boolean }
+  | { readonly ok: false; readonly message: string; readonly why: string };
+
+export const SPENDGUARD_HEADER = /^x-spendguard-/i;
+const NAME_RE = /^[A-Za-z0-9._@/+=-]{1,128}$/;
+const DEFAULT_NAME = 'proxy';
+
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  const s = Array.isArray(v) ? v[0] : v;
+  return s !== undefined && NAME_RE.test(s) ? s : undefined;
+}
+
+/** Claude Code's session id: its header, else the one inside `metadata.user_id` (older versions). */
+export function claudeSessionOf(headers: IncomingHttpHeaders, body: Record<string, unknown> | undefined): string | undefined {
+  const fromHeader = header(headers, 'x-claude-code-session-id');
+  if (fromHeader) return fromHeader;
+  const meta = body?.metadata;
+  const userId = typeof meta === 'object' && meta !== null ? (meta as Record<string, unknown>).user_id : undefined;
+  if (typeof userId !== 'string') return undefined;
+  const legacy = /_session_([0-9a-fA-F-]{8,64})$/.exec(userId);
+  if (legacy?.[1]) return legacy[1];
+  try {
+    const parsed = JSON.parse(userId) as unknown;
+    const id = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>).session_id : undefined;
+    return typeof id === 'string' && NAME_RE.test(id) ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The place the headers name, with Claude Code's session (and its sub-agent) as the fallback. */
+function placeOf(headers: IncomingHttpHeaders, body: Record<string, unknown> | undefined): ProxyHello {
+  const claude = claudeSessionOf(headers, body);
+  const named = {
+    user: header(headers, 'x-spendguard-user'),
+    session: header(headers, 'x-spendguard-session'),
+    task: header(headers, 'x-spendguard-task'),
+    agent: header(headers, 'x-spendguard-agent'),
+    parent: header(headers, 'x-spendguard-parent'),
+  };
+  if (named.session === undefined && claude !== undefined) {
+    const cc = claudeCodeHello(claude, named.user ?? 'default');
+    const sub = header(headers, 'x-claude-code-agent-id');
+    return {
+      user: named.user ?? 'default',
+      session: cc.session,
+      task: named.task ?? cc.task,
+      agent: named.agent ?? sub ?? cc.agent,
+      ...(named.parent ? { parent: named.parent } : sub && !named.agent ? { parent: cc.agent } : {}),
+    };
+  }
+  return {
+    user: named.user ?? 'default',
+    session: named.session ?? DEFAULT_NAME,
+    task: named.task ?? named.session ?? DEFAULT_NAME,
+    agent: named.agent ?? DEFAULT_NAME,
+    ...(named.parent ? { parent: named.parent } : {}),
+  };
+}
+
+/**
+ * A key's place: the key's scope at its own level, the ancestors that scope already has (a key
+ * never moves its scope), the rest from the headers. The engine checks it again at hello.
+ */
+function keyPlace(view: EngineView, scope: ScopeId, agent: string | null, asked: ProxyHello): ProxyHello {
+  const kind = scopeKind(scope);
+  const name = scope.slice(kind.length + 1);
+  const out: { -readonly [K in keyof ProxyHello]: ProxyHello[K] } = { ...asked };
+  const placed = view.scopes.get(scope);
+  if (placed) {
+    for (const s of ancestry(placed)) {
+      const k = scopeKind(s.id);
+      const n = s.id.slice(k.length + 1);
+      if (k === 'user') out.user = n;
+      else if (k === 'session') out.session = n;
+      else if (k === 'task') out.task = n;
+    }
+  }
+  if (kind === 'user') out.user = name;
+  else if (kind === 'session') out.session = name;
+  else if (kind === 'task') out.task = name;
+  else if (kind === 'agent' && asked.agent !== name) out.parent ??= name;
+  if (kind === 'agent' && asked.agent === DEFAULT_NAME) {
+    out.agent = name;
+    delete out.parent;
+  }
+  if (agent !== null) out.agent = agent;
+  return out;
+}
+
+export function identify(headers: IncomingHttpHeaders, body: Record<string, unknown> | undefined, tokens: Tokens, view: EngineView, requireKeys: boolean): ProxyIdentity {
+  const apiKey = bearerOf(headers.authorization) || (typeof headers['x-api-key'] === 'string' ? headers['x-api-key'] : '');
+  const asked = placeOf(headers, body);
+  if (looksLikeKey(apiKey)) {
+    const auth = authenticateAgent(apiKey, tokens, view, requireKeys);
+    if (!auth.ok || auth.key === undefined) return { ok: false, message: auth.ok ? 'unknown key' : auth.message, why: auth.ok ? 'no key' : auth.why };
+    const key = view.keys.get(auth.key);
+    if (!key) return { ok: false, message: 'UNAUTHORIZED: unknown, revoked or expired key', why: 'key vanished' };
+    return { ok: true, hello: keyPlace(view, key.scope, key.agent, asked), key: key.label, credential: auth.credential, swapKey: true };
+  }
+  const token = typeof headers['x-spendguard-token'] === 'string' ? headers['x-spendguard-token'] : '';
+  if (token.length === 0) {
+    return { ok: false, message: 'UNAUTHORIZED: spendguard proxy: send a spendguard key (sgk_…) as the API key, or x-spendguard-token with your own provider key', why: 'no identity' };
+  }
+  const auth = authenticateAgent(token, tokens, view, requireKeys);
+  if (!auth.ok) return { ok: false, message: auth.message, why: auth.why };
+  // The caller's own provider credentials go upstream untouched.
+  return { ok: true, hello: asked, key: auth.key, credential: auth.credential, swapKey: false };
+}

@@ -1,0 +1,241 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { calcPrice } from '@pydantic/genai-prices';
+import Database from 'better-sqlite3';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { usdToNano } from '../../shared/money/money.js';
+import { FakeProvider } from '../../shared/providers/testing/fake-provider.js';
+import { o200kTokenizer } from '../../shared/providers/tokens.js';
+import { silentLogger } from '../../daemon/server/log.js';
+import { startDaemon, type RunningDaemon } from '../../daemon/main.js';
+import { OperatorClient } from '../../shared/client/operator.js';
+
+/**
+ * The provider proxy with the official clients, pointed at it with their real base-URL options,
+ * against a fake upstream speaking the real JSON and SSE formats (issue: supervise unmodified
+ * agents before each call).
+ */
+
+const run = promisify(execFile);
+let daemon: RunningDaemon;
+let provider: FakeProvider;
+let http: string;
+let op: OperatorClient;
+
+const UPSTREAM_KEY = 'sk-upstream-secret-1234';
+
+beforeAll(async () => {
+  provider = await FakeProvider.start();
+  const dir = mkdtempSync(join(tmpdir(), 'sg-proxy-'));
+  const config = join(dir, 'config.yaml');
+  writeFileSync(
+    config,
+    `limits:
+  task: { cost_usd: 5, mode: hard }
+scopes:
+  "task:capped": { cost_usd: 0.05, mode: hard }
+  "session:ask": { cost_usd: 0.000001, mode: approval }
+approvals: { timeout: 20s }
+proxy:
+  upstreams:
+    fake-openai: { url: ${provider.url}, format: openai, api_key_env: FAKE_UPSTREAM_KEY }
+    fake-anthropic: { url: ${provider.url}, format: anthropic, api_key_env: FAKE_UPSTREAM_KEY }
+`,
+  );
+  process.env.FAKE_UPSTREAM_KEY = UPSTREAM_KEY;
+  daemon = await startDaemon({ stateDir: dir, configPath: config, listen: '127.0.0.1:0', log: silentLogger });
+  http = daemon.url.replace('ws://', 'http://');
+  op = await OperatorClient.connect({ url: daemon.url, token: daemon.tokens.operator, timeoutMs: 5_000 });
+}, 30_000);
+
+afterAll(async () => {
+  await op?.close();
+  await daemon?.stop();
+  await provider?.close();
+});
+
+beforeEach(() => {
+  provider.requests.length = 0;
+  provider.reply = () => ({ id: 'chatcmpl-1', text: 'The budget held.', usage: { input: 10, output: 7 } });
+});
+
+function headers(task: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { 'x-spendguard-token': daemon.tokens.agent, 'x-spendguard-session': 'proxy-s', 'x-spendguard-task': task, 'x-spendguard-agent': `agent-${task}`, ...extra };
+}
+
+function openai(task: string, extra: Record<string, string> = {}): OpenAI {
+  return new OpenAI({ apiKey: 'sk-callers-own', baseURL: `${http}/proxy/fake-openai/v1`, defaultHeaders: headers(task, extra), maxRetries: 0 });
+}
+
+function anthropic(task: string, extra: Record<string, string> = {}): Anthropic {
+  return new Anthropic({ apiKey: 'sk-ant-callers-own', baseURL: `${http}/proxy/fake-anthropic`, defaultHeaders: headers(task, extra), maxRetries: 0 });
+}
+
+function rows(task: string): Array<{ key: string; cost_nano: number; input_tokens: number; output_tokens: number; cache_read_tokens: number; cache_write_tokens: number }> {
+  const db = new Database(join(daemon.stateDir, 'ledger.db'), { readonly: true });
+  try {
+    return db.prepare('SELECT key, cost_nano, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens FROM usage WHERE task = ? ORDER BY seq').all(task) as never;
+  } finally {
+    db.close();
+  }
+}
+
+async function settled(task: string, n: number): Promise<ReturnType<typeof rows>> {
+  for (let i = 0; i < 200; i++) {
+    const r = rows(task);
+    if (r.length >= n) return r;
+    await new Promise((res) => setTimeout(res, 25));
+  }
+  throw new Error(`no ${n} rows for ${task}: ${JSON.stringify(rows(task))}`);
+}
+
+function catalogNano(model: string, u: { input: number; cacheRead?: number; cacheWrite?: number; output: number }): number {
+  const r = calcPrice({ input_tokens: u.input + (u.cacheRead ?? 0) + (u.cacheWrite ?? 0), cache_read_tokens: u.cacheRead ?? 0, cache_write_tokens: u.cacheWrite ?? 0, output_tokens: u.output }, model);
+  if (!r) throw new Error(model);
+  return usdToNano(r.total_price);
+}
+
+describe('proxy: OpenAI format', () => {
+  it('plain call: clamp visible upstream, exact ledger cost with cache priced, keyed by the response id; spendguard headers never reach the upstream', async () => {
+    provider.reply = () => ({ id: 'chatcmpl-plain', text: 'ok', usage: { input: 900, output: 40, cacheRead: 2_000 } });
+    const res = await openai('o-plain').chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 500 });
+    expect(res.choices[0]?.message.content).toBe('ok');
+    const sent = provider.requests[0];
+    expect(sent?.body.max_tokens).toBe(500);
+    expect(Object.keys(sent?.headers ?? {}).filter((h) => h.startsWith('x-spendguard'))).toEqual([]);
+    expect(sent?.headers.authorization).toBe('Bearer sk-callers-own');
+    const [row] = await settled('o-plain', 1);
+    expect(row).toMatchObject({ key: 'resp-chatcmpl-plain', input_tokens: 900, output_tokens: 40, cache_read_tokens: 2_000 });
+    expect(row?.cost_nano).toBe(catalogNano('gpt-4o', { input: 900, cacheRead: 2_000, output: 40 }));
+  });
+
+  it('streams, with and without the client asking for usage: the extra usage chunk is hidden from one that did not', async () => {
+    let n = 0;
+    provider.reply = () => ({ id: `chatcmpl-st${n++}`, text: 'one two three four', usage: { input: 50, output: 12 } });
+    const chunks: OpenAI.ChatCompletionChunk[] = [];
+    for await (const c of await openai('o-stream').chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'count' }], stream: true })) chunks.push(c);
+    expect(chunks.some((c) => c.usage)).toBe(false);
+    expect(provider.requests[0]?.body.stream_options).toEqual({ include_usage: true });
+    const asked: OpenAI.ChatCompletionChunk[] = [];
+    for await (const c of await openai('o-stream').chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'count' }], stream: true, stream_options: { include_usage: true } })) asked.push(c);
+    expect(asked.some((c) => c.usage?.completion_tokens === 12)).toBe(true);
+    const r = await settled('o-stream', 2);
+    expect(r.map((x) => x.cost_nano)).toEqual([catalogNano('gpt-4o-mini', { input: 50, output: 12 }), catalogNano('gpt-4o-mini', { input: 50, output: 12 })]);
+  });
+
+  it('a stream cut by the upstream is committed from a tokenizer count of what was delivered, never $0', async () => {
+    const text = 'alpha beta gamma delta epsilon zeta eta theta';
+    provider.reply = () => ({ id: 'chatcmpl-cut', text, usage: { input: 50, output: 99 }, cutAfterDeltas: 3 });
+    let got = '';
+    await expect(
+      (async () => {
+        for await (const c of await openai('o-cut').chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'go' }], stream: true })) got += c.choices[0]?.delta.content ?? '';
+      })(),
+    ).rejects.toThrow();
+    const [row] = await settled('o-cut', 1);
+    expect(row?.output_tokens).toBe(o200kTokenizer.count(got));
+    expect(row?.cost_nano).toBeGreaterThan(0);
+  });
+
+  it('50 concurrent calls under a $0.05 hard cap never pass it and use at least 90 % of it', async () => {
+    // The upstream bills what it was sent (never more than the proxy's tokenizer count) and the whole granted output.
+    const prompt = 'Summarise the quarterly budget report for the finance team. '.repeat(80);
+    let n = 0;
+    provider.reply = (req) => ({ id: `chatcmpl-c${n++}`, text: 'x', usage: { input: o200kTokenizer.count(prompt), output: Number(req.body.max_tokens) } });
+    const client = openai('capped');
+    const results = await Promise.allSettled(Array.from({ length: 50 }, () => client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: prompt }], max_tokens: 1_000 })));
+    const ok = results.filter((r) => r.status === 'fulfilled').length;
+    const refused = results.filter((r) => r.status === 'rejected');
+    // Refused for budget (402), or by the agent's breaker after its denials (429).
+    expect(refused.map((r) => (r.status === 'rejected' ? (r.reason as { status?: number }).status : 0)).filter((s) => s !== 402 && s !== 429)).toEqual([]);
+    const r = await settled('capped', ok);
+    const spent = r.reduce((a, x) => a + x.cost_nano, 0);
+    expect(spent).toBeLessThanOrEqual(50_000_000);
+    expect(spent).toBeGreaterThanOrEqual(45_000_000);
+  });
+});
+
+describe('proxy: Anthropic format', () => {
+  it('plain and streamed calls: exact cost with 5-minute writes, clamp upstream, keys shared with watch claude-code', async () => {
+    provider.reply = () => ({ id: 'msg_plain', text: 'fine', usage: { input: 1_200, output: 30, cacheRead: 10_000, cacheWrite: 3_000 } });
+    const res = await anthropic('a-plain').messages.create({ model: 'claude-sonnet-4-5', max_tokens: 800, messages: [{ role: 'user', content: 'hi' }] });
+    expect(res.content[0]).toMatchObject({ type: 'text', text: 'fine' });
+    expect(provider.requests[0]?.body.max_tokens).toBe(800);
+    // The caller's own credentials go upstream untouched (this SDK sends them as a bearer token).
+    expect(provider.requests[0]?.headers.authorization ?? provider.requests[0]?.headers['x-api-key']).toMatch(/sk-ant-callers-own$/);
+    const [row] = await settled('a-plain', 1);
+    expect(row?.key).toMatch(/^cc:msg_plain:req_fake_\d+$/);
+    expect(row?.cost_nano).toBe(catalogNano('claude-sonnet-4-5', { input: 1_200, cacheRead: 10_000, cacheWrite: 3_000, output: 30 }));
+
+    provider.reply = () => ({ id: 'msg_stream', text: 'streamed words here', usage: { input: 300, output: 9 } });
+    const stream = anthropic('a-plain').messages.stream({ model: 'claude-haiku-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] });
+    expect(await stream.finalText()).toBe('streamed words here');
+    const r = await settled('a-plain', 2);
+    expect(r[1]?.cost_nano).toBe(catalogNano('claude-haiku-4-5', { input: 300, output: 9 }));
+  });
+
+  it('a kill mid-stream cuts it within 100 ms and refuses the next call (403)', async () => {
+    let release: () => void = () => undefined;
+    const hold = new Promise<void>((r) => (release = r));
+    provider.reply = () => ({ id: 'msg_kill', text: 'first then much more text that never comes', usage: { input: 100, output: 50 }, hold });
+    const stream = anthropic('a-kill').messages.stream({ model: 'claude-haiku-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'go' }] });
+    stream.on('error', () => undefined);
+    const firstDelta = new Promise<void>((r) => stream.on('text', () => r()));
+    await firstDelta;
+    const t0 = performance.now();
+    await op.request({ type: 'kill', scope: 'task:a-kill', reason: 'test' });
+    await expect(stream.finalText()).rejects.toThrow();
+    expect(performance.now() - t0).toBeLessThan(100);
+    release();
+    await expect(anthropic('a-kill').messages.create({ model: 'claude-haiku-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'again' }] })).rejects.toMatchObject({ status: 403 });
+    const [row] = await settled('a-kill', 1);
+    expect(row?.cost_nano).toBeGreaterThan(0);
+  });
+});
+
+describe('proxy: approval, keys, identity', () => {
+  it('an approval holds the HTTP request, which completes when the operator grants', async () => {
+    const call = openai('ask-t', { 'x-spendguard-session': 'ask' }).chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'may I' }], max_tokens: 100 });
+    let prompt: string | undefined;
+    for (let i = 0; i < 200 && !prompt; i++) {
+      prompt = (await op.request({ type: 'prompts' })).prompts?.find((p) => p.scope === 'session:ask')?.id;
+      if (!prompt) await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(provider.requests).toHaveLength(0);
+    await op.request({ type: 'grant', target: prompt as string, add_usd: 1 });
+    expect((await call).choices[0]?.message.content).toBeDefined();
+  });
+
+  it("a spendguard key swaps in the upstream's key; a revoked one gets 401; none gets 401", async () => {
+    const key = (await op.request({ type: 'key_create', scope: 'session:keyed', name: 'proxy-key' })).key as string;
+    const client = new OpenAI({ apiKey: key, baseURL: `${http}/proxy/fake-openai/v1`, maxRetries: 0, defaultHeaders: { 'x-spendguard-task': 'keyed-t' } });
+    await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    expect(provider.requests[0]?.headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
+    expect(JSON.stringify(provider.requests[0]?.headers)).not.toContain(key);
+    expect((await settled('keyed-t', 1)).length).toBe(1);
+    await op.request({ type: 'key_revoke', target: 'proxy-key' });
+    await expect(client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] })).rejects.toMatchObject({ status: 401 });
+    const bare = new OpenAI({ apiKey: 'sk-x', baseURL: `${http}/proxy/fake-openai/v1`, maxRetries: 0 });
+    await expect(bare.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] })).rejects.toMatchObject({ status: 401 });
+  });
+
+  it("Python's standard library through the proxy", async () => {
+    provider.reply = () => ({ id: 'chatcmpl-py', text: 'from python', usage: { input: 20, output: 3 } });
+    const script = `
+import json, sys, urllib.request
+req = urllib.request.Request(sys.argv[1] + '/proxy/fake-openai/v1/chat/completions', method='POST',
+  data=json.dumps({'model': 'gpt-4o', 'messages': [{'role': 'user', 'content': 'hi'}]}).encode(),
+  headers={'content-type': 'application/json', 'authorization': 'Bearer sk-py', 'x-spendguard-token': sys.argv[2],
+           'x-spendguard-session': 'py', 'x-spendguard-task': 'py-t', 'x-spendguard-agent': 'py-a'})
+print(json.load(urllib.request.urlopen(req))['choices'][0]['message']['content'])
+`;
+    const { stdout } = await run('python3', ['-c', script, http, daemon.tokens.agent], { timeout: 20_000 });
+    expect(stdout.trim()).toBe('from python');
+    expect((await settled('py-t', 1))[0]?.cost_nano).toBe(catalogNano('gpt-4o', { input: 20, output: 3 }));
+  });
+});
