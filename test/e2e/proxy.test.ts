@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { usdToNano } from '../../shared/money/money.js';
+import { anthropicUsage, catalogNano as billedNano, label, openaiUsage, RECORDS } from '../../shared/money/testing/billed-records.js';
 import { FakeProvider } from '../../shared/providers/testing/fake-provider.js';
 import { o200kTokenizer } from '../../shared/providers/tokens.js';
 import { silentLogger } from '../../daemon/server/log.js';
@@ -237,5 +238,15 @@ print(json.load(urllib.request.urlopen(req))['choices'][0]['message']['content']
     const { stdout } = await run('python3', ['-c', script, http, daemon.tokens.agent], { timeout: 20_000 });
     expect(stdout.trim()).toBe('from python');
     expect((await settled('py-t', 1))[0]?.cost_nano).toBe(catalogNano('gpt-4o', { input: 20, output: 3 }));
+  });
+});
+
+describe('proxy: priced as billed (the exact-money table through the proxy)', () => {
+  it.each(RECORDS.filter((b) => b.family !== 'google').map((b) => [label(b), b] as const))('%s', async (_, b) => {
+    const task = `table-${b.model}-${b.input}`;
+    provider.reply = () => ({ id: `id-${task}`, text: 'ok', usage: { input: 0, output: 0 }, rawUsage: b.family === 'openai' ? openaiUsage(b) : anthropicUsage(b) });
+    if (b.family === 'openai') await openai(task).chat.completions.create({ model: b.model, messages: [{ role: 'user', content: 'price me' }], max_completion_tokens: 20_000 });
+    else await anthropic(task).messages.create({ model: b.model, max_tokens: 4_000, messages: [{ role: 'user', content: 'price me' }] });
+    expect((await settled(task, 1))[0]?.cost_nano).toBe(billedNano(b));
   });
 });
