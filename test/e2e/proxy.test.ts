@@ -241,6 +241,54 @@ print(json.load(urllib.request.urlopen(req))['choices'][0]['message']['content']
   });
 });
 
+describe('proxy: errors, Claude Code, compression, metrics', () => {
+  it('an upstream error reaches the client unchanged and releases the reservation (nothing charged)', async () => {
+    provider.reply = () => ({ id: 'x', text: '', usage: { input: 0, output: 0 }, status: 503 });
+    await expect(openai('err-t').chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 100 })).rejects.toMatchObject({ status: 503, message: expect.stringContaining('fake provider error 503') });
+    const status = (await op.request({ type: 'status' })).status;
+    expect(status?.scopes['task:err-t']?.reserved.cost_usd ?? 0).toBe(0);
+    expect(rows('err-t')).toEqual([]);
+  });
+
+  it("Claude Code's session id and sub-agent id name its place, as watch claude-code does", async () => {
+    provider.reply = () => ({ id: 'msg_cc', text: 'ok', usage: { input: 10, output: 2 } });
+    const session = '3f2b7c1e-1111-4222-8333-444455556666';
+    const cc = new Anthropic({ apiKey: 'sk-ant-sub', baseURL: `${http}/proxy/fake-anthropic`, maxRetries: 0, defaultHeaders: { 'x-spendguard-token': daemon.tokens.agent, 'x-claude-code-session-id': session, 'x-claude-code-agent-id': 'sub-7' } });
+    await cc.messages.create({ model: 'claude-haiku-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] });
+    const status = (await op.request({ type: 'status' })).status;
+    expect(Object.keys(status?.scopes ?? {})).toEqual(expect.arrayContaining([`session:${session}`, `agent:claude-code.${session}`, 'agent:sub-7']));
+    const [row] = await settled(session, 1);
+    expect(row?.key).toMatch(/^cc:msg_cc:req_fake_/);
+  });
+
+  it('a gzip-compressed upstream answer is decoded, metered and passed on', async () => {
+    const { createServer } = await import('node:http');
+    const { gzipSync } = await import('node:zlib');
+    const body = gzipSync(JSON.stringify({ id: 'chatcmpl-gz', object: 'chat.completion', created: 1, model: 'gpt-4o', choices: [{ index: 0, message: { role: 'assistant', content: 'zipped', refusal: null }, finish_reason: 'stop', logprobs: null }], usage: { prompt_tokens: 30, completion_tokens: 5, total_tokens: 35 } }));
+    const gz = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(body));
+    await new Promise<void>((r) => gz.listen(0, '127.0.0.1', r));
+    const port = (gz.address() as { port: number }).port;
+    try {
+      // A new upstream by config reload (as a file edit would): the proxy reads upstreams per request.
+      const cfg = daemon.engine.config;
+      const upstreams = { ...cfg.proxy.upstreams, gz: { url: `http://127.0.0.1:${port}`, format: 'openai' as const } };
+      daemon.supervisor.dispatch({ type: 'config', config: { ...cfg, proxy: { ...cfg.proxy, upstreams } }, path: null });
+      const client = new OpenAI({ apiKey: 'sk-gz', baseURL: `${http}/proxy/gz/v1`, defaultHeaders: headers('gz-t'), maxRetries: 0 });
+      const res = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+      expect(res.choices[0]?.message.content).toBe('zipped');
+      expect((await settled('gz-t', 1))[0]?.cost_nano).toBe(catalogNano('gpt-4o', { input: 30, output: 5 }));
+    } finally {
+      gz.close();
+    }
+  });
+
+  it("/metrics carries the proxy's own added latency", async () => {
+    const text = await (await fetch(`${http}/metrics`)).text();
+    expect(text).toMatch(/spendguard_proxy_overhead_seconds_count \d+/);
+    expect(Number(/spendguard_proxy_overhead_seconds_count (\d+)/.exec(text)?.[1])).toBeGreaterThan(0);
+  });
+});
+
 describe('proxy: priced as billed (the exact-money table through the proxy)', () => {
   it.each(RECORDS.filter((b) => b.family !== 'google').map((b) => [label(b), b] as const))('%s', async (_, b) => {
     const task = `table-${b.model}-${b.input}`;
