@@ -154,8 +154,13 @@ export class ProviderProxy {
       try {
         up = await call(url, 'POST', forwardedHeaders(req.headers, upstream, upstreamKey, forwarded.length), forwarded, abort.signal);
       } catch (e) {
-        await this.release(agent, reservation);
-        throw abort.signal.aborted ? new Refusal(403, 'KILLED', 'spendguard proxy: the call was killed by the operator') : e;
+        if (!abort.signal.aborted) {
+          await this.release(agent, reservation);
+          throw e;
+        }
+        // Killed after the request left: the provider may bill its input, so that is committed.
+        await this.commit(agent, reservation, reservation, shape.model, { input_tokens: shape.inputTokens, output_tokens: 0 });
+        throw new Refusal(403, 'KILLED', 'spendguard: KILLED: the operator killed this call');
       }
       const status = up.statusCode ?? 502;
       if (status < 200 || status >= 300) {
@@ -167,7 +172,15 @@ export class ProviderProxy {
         return;
       }
       const isSse = String(up.headers['content-type'] ?? '').includes('text/event-stream');
-      const settled = isSse ? await this.relayStream(res, up, endpoint, shape, abort) : await this.relayJson(res, up, endpoint, shape);
+      let settled: { usage: GuardUsage; id: string | undefined };
+      try {
+        settled = isSse ? await this.relayStream(res, up, endpoint, shape, abort) : await this.relayJson(res, up, endpoint, shape);
+      } catch (e) {
+        // Cut before the answer was read (a kill, the client leaving): the input was sent and is
+        // billed; what was generated is unknown, so the input is what is committed, never $0.
+        await this.commit(agent, reservation, reservation, shape.model, { input_tokens: shape.inputTokens, output_tokens: 0 });
+        throw abort.signal.aborted ? new Refusal(403, 'KILLED', 'spendguard: KILLED: the call was cut while its answer was read') : e;
+      }
       const requestId = typeof up.headers['request-id'] === 'string' ? up.headers['request-id'] : undefined;
       const key = settled.id === undefined ? reservation : endpoint === 'messages' && requestId ? `cc:${settled.id}:${requestId}` : `resp-${settled.id}`;
       await this.commit(agent, reservation, key, shape.model, settled.usage);

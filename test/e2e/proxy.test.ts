@@ -199,6 +199,24 @@ describe('proxy: Anthropic format', () => {
   });
 });
 
+describe('proxy: a kill while a plain call waits for its answer', () => {
+  it('answers 403 at once and commits the input that was sent, never $0', async () => {
+    let release: () => void = () => undefined;
+    const hold = new Promise<void>((r) => (release = r));
+    provider.reply = () => ({ id: 'chatcmpl-held', text: 'late', usage: { input: 10, output: 2 }, hold });
+    const call = openai('o-held').chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'wait for it' }], max_tokens: 50 });
+    await provider.waitForRequests(1);
+    const t0 = performance.now();
+    await op.request({ type: 'kill', scope: 'task:o-held', reason: 'test' });
+    await expect(call).rejects.toMatchObject({ status: 403 });
+    expect(performance.now() - t0).toBeLessThan(100);
+    release();
+    const [row] = await settled('o-held', 1);
+    expect(row?.input_tokens).toBeGreaterThan(0);
+    expect(row?.cost_nano).toBeGreaterThan(0);
+  });
+});
+
 describe('proxy: approval, keys, identity', () => {
   it('an approval holds the HTTP request, which completes when the operator grants', async () => {
     const call = openai('ask-t', { 'x-spendguard-session': 'ask' }).chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'may I' }], max_tokens: 100 });
