@@ -28,7 +28,7 @@ export const ActionRowSchema = z.discriminatedUnion('kind', [
   z.object({ ...base, kind: z.literal('delegation_end'), data: z.object({ why: z.enum(['bye', 'expired']), returned_cost_nano: Int, returned_tokens: Int }) }),
   z.object({ ...base, kind: z.literal('limits'), data: z.object({ limits: z.unknown(), scopes: z.unknown() }) }),
   // A key bound to `scope`: its SHA-256, never the key.
-  z.object({ ...base, kind: z.literal('key_create'), data: z.object({ label: z.string(), hash: z.string().regex(/^[0-9a-f]{64}$/), agent: z.string().nullable(), expires_ms: Int.nullable() }) }),
+  z.object({ ...base, kind: z.literal('key_create'), data: z.object({ label: z.string(), hash: z.string().regex(/^[0-9a-f]{64}$/), agent: z.string().nullable(), expires_ms: Int.nullable(), pinned: z.array(z.string()).default([]) }) }),
   z.object({ ...base, kind: z.literal('key_revoke'), data: z.object({ label: z.string() }) }),
 ]);
 

@@ -2,7 +2,7 @@ import { usdToNano } from '../../shared/money/money.js';
 import type { Reserve } from '../../shared/protocol/agent.js';
 import { alert, deny, emit, limitsOf, markChanged, nextId, periods, send } from './context.js';
 import { COST, TOKENS } from './deltas.js';
-import { MAX_PROMPTS, MAX_PROMPTS_PER_AGENT, MAX_PROMPTS_PER_SESSION, type EngineState } from './engine-state.js';
+import { MAX_PROMPTS, MAX_PROMPTS_PER_AGENT, MAX_PROMPTS_PER_SESSION, MAX_PROMPTS_PER_USER, type EngineState } from './engine-state.js';
 import { scopeKind } from './scope.js';
 import { askDeltas, fits, type CallAsk } from './fits.js';
 import { formatNano } from './messages.js';
@@ -21,14 +21,21 @@ import type { LiveConnection, Prompt, PromptId, ScopeState } from './state.js';
 function promptsCrowded(st: EngineState, conn: LiveConnection): string | null {
   if (st.prompts.size >= MAX_PROMPTS) return `${MAX_PROMPTS} prompts already wait for the operator`;
   const session = conn.chain.find((s) => scopeKind(s.id) === 'session');
+  const user = conn.chain.find((s) => scopeKind(s.id) === 'user');
   let agent = 0;
   let inSession = 0;
+  let inUser = 0;
+  let withKey = 0;
   for (const p of st.prompts.values()) {
     if (p.agent === conn.agent) agent += 1;
     if (session !== undefined && p.session === session) inSession += 1;
+    if (user !== undefined && p.user === user) inUser += 1;
+    if (conn.key !== null && p.key === conn.key) withKey += 1;
   }
   if (agent >= MAX_PROMPTS_PER_AGENT) return `${MAX_PROMPTS_PER_AGENT} prompts of ${conn.agent.id} already wait for the operator`;
   if (inSession >= MAX_PROMPTS_PER_SESSION) return `${MAX_PROMPTS_PER_SESSION} prompts of ${session?.id ?? 'this session'} already wait for the operator`;
+  if (withKey >= MAX_PROMPTS_PER_SESSION) return `${MAX_PROMPTS_PER_SESSION} prompts of key ${conn.key?.label ?? ''} already wait for the operator`;
+  if (inUser >= MAX_PROMPTS_PER_USER) return `${MAX_PROMPTS_PER_USER} prompts of ${user?.id ?? 'this user'} already wait for the operator`;
   return null;
 }
 
@@ -47,6 +54,8 @@ export function createPrompt(st: EngineState, conn: LiveConnection, frame: Reser
     conn: conn.id,
     agent: conn.agent,
     session: conn.chain.find((s) => scopeKind(s.id) === 'session') ?? null,
+    user: conn.chain.find((s) => scopeKind(s.id) === 'user') ?? null,
+    key: conn.key,
     request: frame,
     created_ms: st.now,
     expires_ms: st.now + st.config.approvals.timeout,

@@ -2,7 +2,7 @@ import type { Hello } from '../../shared/protocol/agent.js';
 import { ancestry, join, markChanged, scope, send, sendError } from './context.js';
 import { canEnd, endDelegation } from './delegation.js';
 import { MAX_CHAIN, type EngineState } from './engine-state.js';
-import { chainRefusal, helloRefusal } from './keys.js';
+import { chainRefusal, helloRefusal, keyUsable } from './keys.js';
 import { budgetView } from './messages.js';
 import { dropPrompt } from './approvals.js';
 import { releaseReservation } from './settlement.js';
@@ -64,7 +64,7 @@ export function hello(st: EngineState, connId: ConnId, frame: Hello): void {
   }
   if (before?.state === 'rejected' && before.final) return;
   const key = before?.key ?? null;
-  if (key && (key.revoked || (key.expires_ms !== null && key.expires_ms <= st.now))) return reject(st, connId, `key: ${key.label} was revoked or expired`);
+  if (key && !keyUsable(key, st.now)) return reject(st, connId, `key: ${key.label} was revoked or expired`);
   const misplaced = key ? helloRefusal(st, key, frame) : null;
   if (misplaced !== null) return reject(st, connId, misplaced);
   const above = parentChain(st, frame);

@@ -203,7 +203,7 @@ export function deny(st: EngineState, conn: ConnId, id: string, code: DenyCode, 
   send(st, conn, { type: 'deny', id, code, scope: scopeName, message, ...(retry_after_ms === undefined ? {} : { retry_after_ms }) });
 }
 
-export function sendError(st: EngineState, conn: ConnId, id: string | undefined, code: 'INVALID' | 'UNKNOWN_RESERVATION', message: string): void {
+export function sendError(st: EngineState, conn: ConnId, id: string | undefined, code: 'INVALID' | 'UNKNOWN_RESERVATION' | 'UNAUTHORIZED', message: string): void {
   send(st, conn, { type: 'error', ...(id === undefined ? {} : { id }), code, message });
 }
 

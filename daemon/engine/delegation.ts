@@ -1,3 +1,4 @@
+import { delegationRefusal } from './keys.js';
 import { usdToNano } from '../../shared/money/money.js';
 import type { Delegate } from '../../shared/protocol/agent.js';
 import { deny, emit, limitsOf, markChanged, nextId, periods, place, scope, send } from './context.js';
@@ -53,6 +54,8 @@ export function delegate(st: EngineState, conn: LiveConnection, frame: Delegate)
   const parent = conn.agent;
   const childId = scopeId('agent', frame.child);
   const known = st.scopes.get(childId);
+  const foreign = conn.key ? delegationRefusal(st, conn.key, frame.child) : null;
+  if (foreign !== null) return deny(st, conn.id, frame.id, 'ALIASED', childId, foreign);
   const aliased = known ? aliasedBy(st, conn, known) : undefined;
   if (aliased) return deny(st, conn.id, frame.id, 'ALIASED', childId, aliased);
   const child = place(st, childId, parent);

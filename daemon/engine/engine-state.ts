@@ -79,6 +79,8 @@ export const MAX_PROMPTS = 1_000;
 /** Prompts one agent, and one session, may have waiting: one flood cannot crowd out the others' requests. */
 export const MAX_PROMPTS_PER_AGENT = 16;
 export const MAX_PROMPTS_PER_SESSION = 100;
+/** Per user (and, at the session's figure, per key): no one principal fills the global bound. */
+export const MAX_PROMPTS_PER_USER = 250;
 export const MAX_ALERTS = 200;
 export const MAX_CHAIN = 32;
 

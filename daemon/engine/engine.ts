@@ -1,3 +1,4 @@
+import { keyUsable } from './keys.js';
 import type { AgentRequest } from '../../shared/protocol/agent.js';
 import type { Config } from '../config/schema.js';
 import { bye, disconnect, hello, open } from './connections.js';
@@ -82,6 +83,11 @@ function agentRequest(st: EngineState, connId: ConnId, frame: AgentRequest, keyK
   const conn = st.conns.get(connId);
   if (conn?.state !== 'live') {
     sendError(st, connId, 'id' in frame ? frame.id : undefined, 'INVALID', 'send hello first: no request is accepted before hello');
+    return;
+  }
+  if (conn.key && !keyUsable(conn.key, st.now)) {
+    // Its socket is being closed; until it is, nothing it sends counts.
+    sendError(st, connId, 'id' in frame ? frame.id : undefined, 'UNAUTHORIZED', `key ${conn.key.label} was revoked or expired`);
     return;
   }
   conn.agent.active_ms = st.now;

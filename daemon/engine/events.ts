@@ -27,6 +27,8 @@ export type EngineEvent =
 
 export interface UsageRow {
   readonly key: string;
+  /** The key's namespace (`namespaceOf`): the ledger keeps a key unique within it. */
+  readonly ns: string;
   readonly ts: number;
   readonly kind: 'commit' | 'spend';
   readonly user: string;

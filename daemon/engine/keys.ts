@@ -3,7 +3,7 @@ import type { Hello } from '../../shared/protocol/agent.js';
 import type { KeyCreateRequest, KeyJson } from '../../shared/protocol/operator.js';
 import { alert, ancestry, emit } from './context.js';
 import type { EngineState, EngineView } from './engine-state.js';
-import { scopeKind, type ScopeId } from './scope.js';
+import { GLOBAL, scopeKind, type ScopeId } from './scope.js';
 import type { ConnId, ScopeState } from './state.js';
 
 /**
@@ -28,10 +28,16 @@ export interface KeyRecord {
   last_used_ms: number | null;
   /** Its connections were closed when it expired (once). */
   expiry_handled: boolean;
+  /** The scopes above `scope`, global first, fixed when the key was made: it never acts under others. */
+  readonly pinned: readonly ScopeId[];
 }
 
 export function hashKey(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
+}
+
+export function keyUsable(key: KeyRecord, now: number): boolean {
+  return !key.revoked && (key.expires_ms === null || key.expires_ms > now);
 }
 
 export function looksLikeKey(token: string): boolean {
@@ -42,8 +48,7 @@ export function looksLikeKey(token: string): boolean {
 export function usableKey(st: EngineView, secret: string): KeyRecord | string {
   const key = st.keys_by_hash.get(hashKey(secret));
   if (!key) return 'unknown key';
-  if (key.revoked) return `key ${key.label} was revoked`;
-  if (key.expires_ms !== null && key.expires_ms <= st.now) return `key ${key.label} expired`;
+  if (!keyUsable(key, st.now)) return `key ${key.label} was revoked or expired`;
   return key;
 }
 
@@ -63,6 +68,7 @@ export function keyJson(st: EngineView, key: KeyRecord): KeyJson {
     last_used_ms: key.last_used_ms,
     revoked: key.revoked,
     connections: connectionsWith(st, key).length,
+    under: [...key.pinned],
   };
 }
 
@@ -83,6 +89,8 @@ export function createKey(st: EngineState, frame: KeyCreateRequest, secret: stri
   if (frame.agent !== undefined && scopeKind(frame.scope as ScopeId) === 'agent' && frame.scope !== `agent:${frame.agent}`) {
     return { ok: false, message: `agent: a key bound to ${frame.scope} cannot act as agent ${frame.agent}` };
   }
+  const pinned = pinnedFor(st, frame.scope as ScopeId, frame.in as ScopeId | undefined);
+  if (typeof pinned === 'string') return { ok: false, message: pinned };
   const key: KeyRecord = {
     label,
     hash: hashKey(secret),
@@ -93,9 +101,10 @@ export function createKey(st: EngineState, frame: KeyCreateRequest, secret: stri
     revoked: false,
     last_used_ms: null,
     expiry_handled: false,
+    pinned,
   };
   remember(st, key);
-  emit(st, { type: 'action', row: { ts: st.now, kind: 'key_create', scope: key.scope, actor, data: { label, hash: key.hash, agent: key.agent, expires_ms: key.expires_ms } } });
+  emit(st, { type: 'action', row: { ts: st.now, kind: 'key_create', scope: key.scope, actor, data: { label, hash: key.hash, agent: key.agent, expires_ms: key.expires_ms, pinned: [...pinned] } } });
   alert(st, 'info', 'key', key.scope, `${actor} created key ${label} for ${key.scope}${key.agent ? ` as agent ${key.agent}` : ''}`);
   return { ok: true, key };
 }
@@ -129,11 +138,47 @@ export function expireKeys(st: EngineState): void {
 }
 
 const NAMED_BY: Record<string, keyof Hello> = { user: 'user', session: 'session', task: 'task' };
+/** What each kind of scope may sit in. */
+const PARENT_KINDS: Record<string, readonly string[]> = { user: ['global'], session: ['user'], task: ['session'], agent: ['task', 'agent'] };
+
+const ids = (chain: readonly ScopeState[]): ScopeId[] => chain.map((s) => s.id);
 
 /**
- * Before a key-bound hello places anything: it must name the key's scope at that scope's own
- * level (and the key's agent, when it has one), and name the ancestors the scope already has —
- * a key holder may not move its scope under someone else's budget.
+ * Where a new key's scope sits: where it lives now, or in `within` (its parent) when it is not
+ * in use yet. Fixed for the key's life, so its holder can never put its scope under another's.
+ */
+function pinnedFor(st: EngineView, scope: ScopeId, within: ScopeId | undefined): readonly ScopeId[] | string {
+  const kind = scopeKind(scope);
+  const placed = st.scopes.get(scope);
+  if (placed) {
+    const above = ids(ancestry(placed)).slice(0, -1);
+    if (within !== undefined && above.at(-1) !== within) return `in: ${scope} already lives in ${String(above.at(-1))}`;
+    return above;
+  }
+  if (kind === 'user') return [GLOBAL];
+  const allowed = PARENT_KINDS[kind] ?? [];
+  if (within === undefined) return `in: ${scope} is not in use yet; say where it belongs, e.g. --in ${allowed[0] ?? 'user'}:NAME`;
+  if (!allowed.includes(scopeKind(within))) return `in: a ${kind} sits in a ${allowed.join(' or ')}, not in ${within}`;
+  const parent = st.scopes.get(within);
+  if (parent) return ids(ancestry(parent));
+  if (scopeKind(within) === 'user') return [GLOBAL, within];
+  return `in: ${within} is not in use yet either; name the user for a session, or create the key once ${within} is in use`;
+}
+
+/** The usable key, other than `except`, that holds an agent name (as its agent, or its agent scope). */
+function nameHolder(st: EngineView, agent: string, except: KeyRecord): KeyRecord | undefined {
+  if (st.keys.size === 0) return undefined;
+  for (const k of st.keys.values()) {
+    if (k !== except && keyUsable(k, st.now) && (k.agent === agent || k.scope === `agent:${agent}`)) return k;
+  }
+  return undefined;
+}
+
+/**
+ * Before a key-bound hello places anything. It names the key's scope at its own level (and the
+ * key's agent, when it has one), under exactly the ancestors pinned when the key was made; the
+ * scope has not been moved since; every existing scope it names below is already inside the
+ * key's scope (a key holder adopts nothing, moves nothing); and no other key holds its agent name.
  */
 export function helloRefusal(st: EngineView, key: KeyRecord, frame: Hello): string | null {
   if (key.agent !== null && frame.agent !== key.agent) return `agent: key ${key.label} acts only as agent ${key.agent}`;
@@ -141,16 +186,42 @@ export function helloRefusal(st: EngineView, key: KeyRecord, frame: Hello): stri
   const name = key.scope.slice(kind.length + 1);
   const field = NAMED_BY[kind];
   if (field !== undefined && frame[field] !== name) return `${field}: key ${key.label} is bound to ${key.scope}; say hello inside it`;
-  if (kind === 'agent' && frame.agent !== name && frame.parent === undefined) return `agent: key ${key.label} is bound to ${key.scope}: act as it, or as its sub-agent (parent ${name})`;
-  const placed = st.scopes.get(key.scope);
-  if (placed && field !== undefined) {
-    const above = ancestry(placed).slice(1, -1);
-    for (const s of above) {
-      const f = NAMED_BY[scopeKind(s.id)];
-      if (f !== undefined && `${scopeKind(s.id)}:${String(frame[f])}` !== s.id) return `${f}: ${key.scope} lives under ${s.id}; a key cannot move it`;
-    }
+  if (kind === 'agent' && frame.agent !== name && frame.parent !== name) return `agent: key ${key.label} is bound to ${key.scope}: act as it, or as its sub-agent (parent ${name})`;
+  for (const id of key.pinned) {
+    const k = scopeKind(id);
+    const n = id.slice(k.length + 1);
+    const f = NAMED_BY[k];
+    if (f !== undefined && frame[f] !== n) return `${f}: ${key.scope} belongs to ${id}; a key cannot move it`;
   }
+  const lastAgent = [...key.pinned].reverse().find((id) => scopeKind(id) === 'agent');
+  if (kind === 'agent' && frame.agent === name && (frame.parent === undefined ? lastAgent !== undefined : `agent:${frame.parent}` !== lastAgent)) {
+    return `parent: ${key.scope} sits ${lastAgent ? `under ${lastAgent}` : 'directly in its task'}; a key cannot move it`;
+  }
+  const placed = st.scopes.get(key.scope);
+  if (placed && key.pinned.length > 0 && ids(ancestry(placed)).slice(0, -1).join('>') !== key.pinned.join('>')) {
+    return `scope: ${key.scope} was moved since key ${key.label} was made; revoke it and make a new one`;
+  }
+  const below: string[] = [];
+  if (kind === 'user') below.push(`session:${frame.session}`);
+  if (kind === 'user' || kind === 'session') below.push(`task:${frame.task}`);
+  if (kind !== 'agent' || frame.agent !== name) below.push(`agent:${frame.agent}`);
+  // An agent key's own parent sits above it (pinned, checked above); anyone else's parent must be inside.
+  if (frame.parent !== undefined && kind !== 'agent') below.push(`agent:${frame.parent}`);
+  for (const id of below) {
+    const s = st.scopes.get(id as ScopeId);
+    if (s && !ancestry(s).some((a) => a.id === key.scope)) return `${scopeKind(id as ScopeId)}: ${id} lives outside ${key.scope}; a key cannot take it`;
+  }
+  const holder = nameHolder(st, frame.agent, key);
+  if (holder) return `agent: the name ${frame.agent} belongs to key ${holder.label}`;
   return null;
+}
+
+/** A key-bound delegation may not take a child that lives outside the key's scope, or a name another key holds. */
+export function delegationRefusal(st: EngineView, key: KeyRecord, child: string): string | null {
+  const s = st.scopes.get(`agent:${child}` as ScopeId);
+  if (s && !ancestry(s).some((a) => a.id === key.scope)) return `agent:${child} lives outside ${key.scope}; a key cannot take it`;
+  const holder = nameHolder(st, child, key);
+  return holder ? `the name ${child} belongs to key ${holder.label}` : null;
 }
 
 /** After the chain is known: the key's scope must be on it (a named parent outside it is refused). */

@@ -42,6 +42,7 @@ export interface RestoredKey {
   readonly created_ms: number;
   readonly expires_ms: number | null;
   readonly revoked: boolean;
+  readonly pinned: readonly ScopeId[];
 }
 
 /** Rebuilds counters, grants, kills and open delegations from what the ledger read back. */

@@ -51,24 +51,28 @@ function ownCall(st: EngineState, conn: LiveConnection, id: string): Extract<Res
 }
 
 /**
- * Idempotency keys live per session: a key one agent uses first can never make spend in another
- * session count zero. The same key retried in the same session counts once, across restarts. The
- * ledger holds the key as sent, unique with its row's session; this is that pair as one string
- * (session names never contain a newline).
+ * Idempotency keys live in a namespace: the session, or for an agent holding a key bound below
+ * the session (a task, an agent), that key's scope. A key used first by one agent can never make
+ * spend outside its own namespace count zero, and the same key retried in the same namespace
+ * counts once, across restarts. Within a session, the shared token and session keys trust each
+ * other (the proxy and `watch claude-code` must see one call once).
  */
-export function sessionKey(session: string, key: string): string {
-  return `${session}\n${key}`;
+export function namespaceOf(conn: LiveConnection): string {
+  const key = conn.key;
+  if (key !== null && (scopeKind(key.scope) === 'task' || scopeKind(key.scope) === 'agent')) return key.scope;
+  return conn.chain.find((s) => scopeKind(s.id) === 'session')?.id ?? 'session:';
 }
 
-function sessionOf(chain: readonly ScopeState[]): string {
-  return chain.find((s) => scopeKind(s.id) === 'session')?.id.slice('session:'.length) ?? '';
+/** The ledger's (namespace, key) pair as one string (namespaces never contain a newline). */
+export function namespacedKey(ns: string, key: string): string {
+  return `${ns}\n${key}`;
 }
 
-/** The session-scoped key a commit or spend on `conn` would be recorded under (the shell looks it up first). */
+/** The namespaced key a commit or spend on `conn` would be recorded under (the shell looks it up first). */
 export function ledgerKeyFor(st: EngineView, conn: ConnId, frame: AgentRequest): string | undefined {
   const c = st.conns.get(conn);
   const key = idempotencyKey(frame);
-  return c?.state === 'live' && key !== undefined ? sessionKey(sessionOf(c.chain), key) : undefined;
+  return c?.state === 'live' && key !== undefined ? namespacedKey(namespaceOf(c), key) : undefined;
 }
 
 export function commit(st: EngineState, conn: LiveConnection, frame: Commit, keyKnown: boolean): void {
@@ -159,6 +163,7 @@ function recordUsage(st: EngineState, conn: LiveConnection, chain: readonly Scop
   // The row names the scopes it was charged to (a delegated child's are its delegator's), not what the hello said.
   const row: UsageRow = {
     key,
+    ns: namespaceOf(conn),
     ts: st.now,
     kind,
     user: named('user') || 'default',

@@ -116,8 +116,10 @@ export interface Prompt {
   readonly scope: ScopeState;
   readonly conn: ConnId;
   readonly agent: ScopeState;
-  /** The session it waits in (prompts are bounded per session). */
+  /** The session and user it waits in, and the key it came with (prompts are bounded per each). */
   readonly session: ScopeState | null;
+  readonly user: ScopeState | null;
+  readonly key: KeyRecord | null;
   readonly request: Reserve;
   readonly created_ms: number;
   readonly expires_ms: number;

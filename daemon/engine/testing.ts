@@ -1,5 +1,5 @@
 import type { AgentRequest, DaemonFrame, Hello } from '../../shared/protocol/agent.js';
-import { ledgerKeyFor, sessionKey } from './settlement.js';
+import { ledgerKeyFor, namespacedKey } from './settlement.js';
 import type { OperatorFrame, OperatorResult } from '../../shared/protocol/operator.js';
 import { ConfigSchema, type Config } from '../config/schema.js';
 import { Engine, type RestoredState } from './engine.js';
@@ -27,8 +27,8 @@ export class EngineDriver {
   private apply(effects: Effect[]): Effect[] {
     for (const e of effects) {
       if (e.type === 'usage') {
-        const key = sessionKey(e.row.session, e.row.key);
-        if (this.keys.has(key)) throw new Error(`duplicate ledger key ${e.row.key} in session ${e.row.session}`);
+        const key = namespacedKey(e.row.ns, e.row.key);
+        if (this.keys.has(key)) throw new Error(`duplicate ledger key ${e.row.key} in ${e.row.ns}`);
         this.keys.add(key);
         this.ledger.push(e.row);
       } else if (e.type === 'action') {

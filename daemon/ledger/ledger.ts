@@ -5,7 +5,7 @@ import type { ActionRow, UsageRow } from '../engine/events.js';
 import type { ScopeId } from '../engine/scope.js';
 import type { ScopeCounters } from '../engine/state.js';
 import { COST, TOKENS, type Deltas } from '../engine/deltas.js';
-import { sessionKey } from '../engine/settlement.js';
+import { namespacedKey } from '../engine/settlement.js';
 import { KeyFilter } from './bloom.js';
 import { LEDGER_DDL, LEDGER_SCHEMA_VERSION, MIGRATE_1_TO_2 } from './schema.js';
 
@@ -36,16 +36,16 @@ export class Ledger {
     this.db.pragma('busy_timeout = 5000');
     this.migrate(path);
     this.insertUsage = this.db.prepare(
-      `INSERT INTO usage (key, ts, kind, user, session, task, agent, chain, model, input_tokens, output_tokens,
+      `INSERT INTO usage (key, ns, ts, kind, user, session, task, agent, chain, model, input_tokens, output_tokens,
          cache_read_tokens, cache_write_tokens, cost_nano, tool, op, overshoot)
-       VALUES (@key, @ts, @kind, @user, @session, @task, @agent, @chain, @model, @input_tokens, @output_tokens,
+       VALUES (@key, @ns, @ts, @kind, @user, @session, @task, @agent, @chain, @model, @input_tokens, @output_tokens,
          @cache_read_tokens, @cache_write_tokens, @cost_nano, @tool, @op, @overshoot)`,
     );
     this.insertAction = this.db.prepare('INSERT INTO actions (ts, kind, scope, actor, data) VALUES (?, ?, ?, ?, ?)');
     this.upsertTotals = this.db.prepare('INSERT INTO scope_totals (scope, data) VALUES (?, ?) ON CONFLICT(scope) DO UPDATE SET data = excluded.data');
-    this.selectKey = this.db.prepare('SELECT 1 FROM usage WHERE session = ? AND key = ?').pluck();
+    this.selectKey = this.db.prepare('SELECT 1 FROM usage WHERE ns = ? AND key = ?').pluck();
     this.selectTotals = this.db.prepare('SELECT data FROM scope_totals WHERE scope = ?').pluck();
-    for (const r of this.db.prepare('SELECT session, key FROM usage').iterate() as IterableIterator<{ session: string; key: string }>) this.keys.add(sessionKey(r.session, r.key));
+    for (const r of this.db.prepare('SELECT ns, key FROM usage').iterate() as IterableIterator<{ ns: string; key: string }>) this.keys.add(namespacedKey(r.ns, r.key));
     this.writeTx = this.db.transaction((usage, actions, scopes) => {
       let lastSeq: number | bigint | undefined;
       for (const r of usage) {
@@ -93,7 +93,7 @@ export class Ledger {
     return epoch;
   }
 
-  /** `key`: a session-scoped key (`sessionKey`), as the engine looks one up. */
+  /** `key`: a namespaced key (`namespacedKey`), as the engine looks one up. */
   hasKey(key: string): boolean {
     if (!this.keys.mightHave(key)) return false;
     const cut = key.indexOf('\n');
@@ -109,7 +109,7 @@ export class Ledger {
     this.writeTx(usage, actions, scopes);
     // Only once committed: a batch rolled back (a full disk) leaves nothing behind, not even in
     // the filter (which would be harmless — `hasKey` confirms every hit in SQLite — but untidy).
-    for (const r of usage) this.keys.add(sessionKey(r.session, r.key));
+    for (const r of usage) this.keys.add(namespacedKey(r.ns, r.key));
   }
 
   /** Counters from the aggregates, operator grants and kills from the actions: no usage rescan. */
@@ -159,7 +159,7 @@ export class Ledger {
           killState.set(a.scope, null);
           break;
         case 'key_create':
-          keys.set(a.data.label, { label: a.data.label, hash: a.data.hash, scope: a.scope as ScopeId, agent: a.data.agent, created_ms: a.ts, expires_ms: a.data.expires_ms, revoked: false });
+          keys.set(a.data.label, { label: a.data.label, hash: a.data.hash, scope: a.scope as ScopeId, agent: a.data.agent, created_ms: a.ts, expires_ms: a.data.expires_ms, revoked: false, pinned: a.data.pinned as ScopeId[] });
           break;
         case 'key_revoke': {
           const k = keys.get(a.data.label);

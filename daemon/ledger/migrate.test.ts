@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { UsageRow } from '../engine/events.js';
-import { sessionKey } from '../engine/settlement.js';
+import { namespacedKey } from '../engine/settlement.js';
 import { Ledger } from './ledger.js';
 import { LEDGER_DDL } from './schema.js';
 
@@ -12,7 +12,7 @@ import { LEDGER_DDL } from './schema.js';
 function versionOneLedger(path: string): void {
   const db = new Database(path);
   db.exec(
-    LEDGER_DDL.replace(/key\s+TEXT\s+NOT NULL,[^\n]*/, 'key TEXT NOT NULL UNIQUE,').replace(/CREATE UNIQUE INDEX[^\n]*\n/, ''),
+    LEDGER_DDL.replace(/key\s+TEXT\s+NOT NULL,[^\n]*/, 'key TEXT NOT NULL UNIQUE,').replace(/\n\s*ns\s+TEXT[^\n]*/, '').replace(/CREATE UNIQUE INDEX[^\n]*\n/, ''),
   );
   db.prepare("INSERT INTO meta (name, value) VALUES ('schema_version', '1')").run();
   const insert = db.prepare(
@@ -24,7 +24,7 @@ function versionOneLedger(path: string): void {
 }
 
 function row(session: string, key: string, cost_nano: number): UsageRow {
-  return { key, ts: 2, kind: 'spend', user: 'u', session, task: 't', agent: 'a', chain: ['global'], model: null, input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, cache_write_tokens: 0, cost_nano, tool: null, op: null, overshoot: false };
+  return { key, ns: `session:${session}`, ts: 2, kind: 'spend', user: 'u', session, task: 't', agent: 'a', chain: ['global'], model: null, input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, cache_write_tokens: 0, cost_nano, tool: null, op: null, overshoot: false };
 }
 
 describe('ledger schema 1 → 2: idempotency keys unique per session', () => {
@@ -33,10 +33,10 @@ describe('ledger schema 1 → 2: idempotency keys unique per session', () => {
     versionOneLedger(path);
     const ledger = new Ledger(path);
     expect(ledger.meta('schema_version')).toBe('2');
-    expect(ledger.hasKey(sessionKey('sess-a', 'resp_1'))).toBe(true);
-    expect(ledger.hasKey(sessionKey('sess-b', 'resp_1'))).toBe(false);
+    expect(ledger.hasKey(namespacedKey('session:sess-a', 'resp_1'))).toBe(true);
+    expect(ledger.hasKey(namespacedKey('session:sess-b', 'resp_1'))).toBe(false);
     ledger.write([row('sess-b', 'resp_1', 5_000)], [], null);
-    expect(ledger.hasKey(sessionKey('sess-b', 'resp_1'))).toBe(true);
+    expect(ledger.hasKey(namespacedKey('session:sess-b', 'resp_1'))).toBe(true);
     expect(() => ledger.write([row('sess-a', 'resp_1', 7_000)], [], null)).toThrow(/UNIQUE/);
     ledger.close();
 

@@ -14,7 +14,8 @@ CREATE TABLE IF NOT EXISTS meta (
 
 CREATE TABLE IF NOT EXISTS usage (
   seq                INTEGER PRIMARY KEY,
-  key                TEXT    NOT NULL,          -- idempotency key, unique within its session
+  key                TEXT    NOT NULL,          -- idempotency key as sent, unique within its namespace
+  ns                 TEXT    NOT NULL,          -- the key's namespace: its session (session:<id>), or a narrower key's scope
   ts                 INTEGER NOT NULL,          -- ms since the Unix epoch
   kind               TEXT    NOT NULL,          -- 'commit' | 'spend'
   user               TEXT    NOT NULL,
@@ -33,7 +34,7 @@ CREATE TABLE IF NOT EXISTS usage (
   overshoot          INTEGER NOT NULL DEFAULT 0 -- 1 when this usage crossed a limit or its reservation
 ) STRICT;
 CREATE INDEX IF NOT EXISTS usage_ts ON usage(ts);
-CREATE UNIQUE INDEX IF NOT EXISTS usage_session_key ON usage(session, key);
+CREATE UNIQUE INDEX IF NOT EXISTS usage_ns_key ON usage(ns, key);
 
 CREATE TABLE IF NOT EXISTS scope_totals (
   scope TEXT PRIMARY KEY,
@@ -52,14 +53,16 @@ CREATE TABLE IF NOT EXISTS actions (
 
 /**
  * Version 1 kept keys unique across all sessions (`key … UNIQUE`, which SQLite cannot drop):
- * the table is rebuilt once, rows and sequence numbers unchanged. Keys unique in all are unique
- * per session too.
+ * the table is rebuilt once, rows and sequence numbers unchanged, each key in its session's
+ * namespace. Keys unique in all are unique per namespace too.
  */
+const V1_COLUMNS = 'ts, kind, user, session, task, agent, chain, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nano, tool, op, overshoot';
+
 export const MIGRATE_1_TO_2 = `
 ALTER TABLE usage RENAME TO usage_v1;
 ${LEDGER_DDL.slice(LEDGER_DDL.indexOf('CREATE TABLE IF NOT EXISTS usage'), LEDGER_DDL.indexOf('CREATE INDEX IF NOT EXISTS usage_ts'))}
-INSERT INTO usage SELECT * FROM usage_v1;
+INSERT INTO usage (seq, key, ns, ${V1_COLUMNS}) SELECT seq, key, 'session:' || session, ${V1_COLUMNS} FROM usage_v1;
 DROP TABLE usage_v1;
 CREATE INDEX IF NOT EXISTS usage_ts ON usage(ts);
-CREATE UNIQUE INDEX IF NOT EXISTS usage_session_key ON usage(session, key);
+CREATE UNIQUE INDEX IF NOT EXISTS usage_ns_key ON usage(ns, key);
 `;

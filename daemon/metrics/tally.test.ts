@@ -5,6 +5,7 @@ import { MAX_MODELS, UsageTally } from './tally.js';
 function row(model: string | null, chain: string[], cost_nano = 1_000): UsageRow {
   return {
     key: 'k',
+    ns: 'session:s',
     ts: 0,
     kind: 'commit',
     user: 'u',

@@ -28,7 +28,7 @@ export interface ProxyAgent {
 
 export type Opened = { ok: true; agent: ProxyAgent } | { ok: false; frame: OutFrame | undefined };
 
-type ServerPart = Pick<SpendguardServer, 'openVirtual' | 'closeVirtual'>;
+type ServerPart = Pick<SpendguardServer, 'openVirtual' | 'closeVirtual' | 'enqueue'>;
 type SupervisorPart = Pick<Supervisor, 'dispatch' | 'agentFrame'>;
 
 export class ProxyAgents {
@@ -88,7 +88,9 @@ export class ProxyAgents {
   /** One request to the engine and its final reply (a `pending` waits for the operator's answer). */
   async request(agent: ProxyAgent, frame: AgentRequest & { id: string }, approvalMs: number): Promise<OutFrame | 'closed' | 'timeout'> {
     const reply = agent.session.expectReply(frame.id, REPLY_TIMEOUT_MS);
-    this.supervisor.agentFrame(agent.session.conn, frame);
+    const credential = agent.session.credential;
+    const lane = credential.startsWith('key:') ? (credential.slice(0, credential.indexOf('|')) as `key:${string}`) : (`http:proxy-${agent.session.id}` as const);
+    this.server.enqueue(lane, () => this.supervisor.agentFrame(agent.session.conn, frame));
     const first = await reply;
     if (typeof first !== 'object') return first;
     if (first.frame.type !== 'pending') return first.frame;

@@ -88,19 +88,20 @@ function placeOf(headers: IncomingHttpHeaders, body: Record<string, unknown> | u
  * A key's place: the key's scope at its own level, the ancestors that scope already has (a key
  * never moves its scope), the rest from the headers. The engine checks it again at hello.
  */
-function keyPlace(view: EngineView, scope: ScopeId, agent: string | null, asked: ProxyHello): ProxyHello {
+function keyPlace(view: EngineView, scope: ScopeId, pinned: readonly ScopeId[], agent: string | null, asked: ProxyHello): ProxyHello {
   const kind = scopeKind(scope);
   const name = scope.slice(kind.length + 1);
   const out: { -readonly [K in keyof ProxyHello]: ProxyHello[K] } = { ...asked };
   const placed = view.scopes.get(scope);
-  if (placed) {
-    for (const s of ancestry(placed)) {
-      const k = scopeKind(s.id);
-      const n = s.id.slice(k.length + 1);
-      if (k === 'user') out.user = n;
-      else if (k === 'session') out.session = n;
-      else if (k === 'task') out.task = n;
-    }
+  const above = pinned.length > 0 ? pinned : placed ? ancestry(placed).map((s) => s.id) : [];
+  let parentAgent: string | undefined;
+  for (const id of above) {
+    const k = scopeKind(id);
+    const n = id.slice(k.length + 1);
+    if (k === 'user') out.user = n;
+    else if (k === 'session') out.session = n;
+    else if (k === 'task') out.task = n;
+    else if (k === 'agent' && id !== scope) parentAgent = n;
   }
   if (kind === 'user') out.user = name;
   else if (kind === 'session') out.session = name;
@@ -108,7 +109,8 @@ function keyPlace(view: EngineView, scope: ScopeId, agent: string | null, asked:
   else if (kind === 'agent' && asked.agent !== name) out.parent ??= name;
   if (kind === 'agent' && asked.agent === DEFAULT_NAME) {
     out.agent = name;
-    delete out.parent;
+    if (parentAgent === undefined) delete out.parent;
+    else out.parent = parentAgent;
   }
   if (agent !== null) out.agent = agent;
   return out;
@@ -122,7 +124,7 @@ export function identify(headers: IncomingHttpHeaders, body: Record<string, unkn
     if (!auth.ok || auth.key === undefined) return { ok: false, message: auth.ok ? 'unknown key' : auth.message, why: auth.ok ? 'no key' : auth.why };
     const key = view.keys.get(auth.key);
     if (!key) return { ok: false, message: 'UNAUTHORIZED: unknown, revoked or expired key', why: 'key vanished' };
-    return { ok: true, hello: keyPlace(view, key.scope, key.agent, asked), key: key.label, credential: auth.credential, swapKey: true };
+    return { ok: true, hello: keyPlace(view, key.scope, key.pinned, key.agent, asked), key: key.label, credential: auth.credential, swapKey: true };
   }
   const token = typeof headers['x-spendguard-token'] === 'string' ? headers['x-spendguard-token'] : '';
   if (token.length === 0) {

@@ -25,7 +25,7 @@ const PREFIX = '/proxy/';
 /** A JSON response above this is not read for usage: it is passed on and charged its reservation. */
 const MAX_JSON_RESPONSE_BYTES = 64 * 1024 * 1024;
 
-type ServerPart = Pick<SpendguardServer, 'openVirtual' | 'closeVirtual' | 'requireKeys' | 'ready'>;
+type ServerPart = Pick<SpendguardServer, 'openVirtual' | 'closeVirtual' | 'requireKeys' | 'ready' | 'enqueue'>;
 type SupervisorPart = Pick<Supervisor, 'dispatch' | 'agentFrame' | 'engine'>;
 type Json = Record<string, unknown>;
 

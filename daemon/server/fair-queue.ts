@@ -143,3 +143,28 @@ export class FairQueue<K, T> {
     }
   }
 }
+
+/** Several sources feeding one lane (a key's sockets): paused and resumed together; one that joins a paused lane starts paused. */
+export class PausableGroup<S extends Pausable> implements Pausable {
+  private readonly members = new Set<S>();
+  private paused = false;
+
+  join(source: S): void {
+    this.members.add(source);
+    if (this.paused) source.pause();
+  }
+
+  leave(source: S): void {
+    this.members.delete(source);
+  }
+
+  pause(): void {
+    this.paused = true;
+    for (const m of this.members) m.pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    for (const m of this.members) m.resume();
+  }
+}

@@ -5,15 +5,26 @@ import type { ConnId } from '../engine/state.js';
 import type { LedgerHealth } from '../../shared/protocol/operator.js';
 import { decodeAgentFrame, decodeOperatorFrame } from './frames.js';
 import { guarded, type Logger } from './log.js';
-import { FairQueue } from './fair-queue.js';
+import { FairQueue, PausableGroup, type Pausable } from './fair-queue.js';
 import { TokenBucket } from './rate.js';
 import type { Supervisor, Transport } from './supervisor.js';
 import { authenticateAgent, bearerOf } from './auth.js';
 import { tokenMatches, type Tokens } from './tokens.js';
 
 type Role = 'agent' | 'operator';
-/** A frame as received, or the connection's close (served after its last frame). */
-type Queued = { readonly data: RawData; readonly isBinary: boolean } | 'closed';
+/**
+ * What waits in a lane: a frame as received, a connection's close (served after its last
+ * frame), or work of a non-WebSocket client (an HTTP-API or proxy request).
+ */
+type Queued =
+  | { readonly conn: ConnId; readonly data: RawData; readonly isBinary: boolean }
+  | { readonly conn: ConnId; readonly closed: true }
+  | { readonly run: () => void };
+/**
+ * Lanes of the fair queue: one per connection, but one per key for key-bound clients — a key
+ * holder gets one turn however many sockets and HTTP sessions it opens.
+ */
+type Lane = ConnId | `key:${string}` | `http:${string}`;
 
 interface Client {
   readonly ws: WebSocket;
@@ -27,6 +38,10 @@ interface Client {
 const HARD_PAYLOAD_LIMIT = 16 * 1024 * 1024;
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const HEARTBEAT_MS = 30_000;
+/** HTTP requests cannot be paused; they are bounded per session and per key (http-api.ts). */
+const NOT_PAUSABLE: Pausable = { pause: () => undefined, resume: () => undefined };
+/** Time a closed connection's peer has to answer the close frame before its socket is cut. */
+const CLOSE_GRACE_MS = 1_000;
 const RATE_BURST = 2_000;
 const RATE_PER_SECOND = 1_000;
 /** Invalid frames beyond the rate limit close the connection (policy violation). */
@@ -57,11 +72,13 @@ export class SpendguardServer implements Transport {
   readonly routes: Array<(req: IncomingMessage, res: ServerResponse) => boolean> = [];
   /** Connections that are not WebSockets (HTTP API sessions): frames go to their sink. */
   private readonly virtual = new Map<ConnId, { deliver: (data: string) => void; close: () => void }>();
-  private readonly queue: FairQueue<ConnId, Queued>;
+  private readonly queue: FairQueue<Lane, Queued>;
+  /** The sockets feeding each key lane: a lane that outgrows its bound pauses them all. */
+  private readonly keyLanes = new Map<Lane, PausableGroup<WebSocket>>();
 
   constructor(private readonly opts: ServerOptions) {
-    this.queue = new FairQueue<ConnId, Queued>(
-      (conn, item) => this.serveQueued(conn, item),
+    this.queue = new FairQueue<Lane, Queued>(
+      (_lane, item) => this.serveQueued(item),
       (error) => this.opts.log('error', 'serving a frame failed', { error: error instanceof Error ? error.message : String(error) }),
     );
     this.http = createServer((req, res) => {
@@ -154,16 +171,46 @@ export class SpendguardServer implements Transport {
     ws.on('pong', () => {
       client.alive = true;
     });
-    // Every frame waits its connection's turn (fair-queue.ts); its disconnect comes after them.
-    ws.on('message', (data, isBinary) => this.queue.add(conn, { data, isBinary }, ws));
+    // Every frame waits its lane's turn (fair-queue.ts); its disconnect comes after them.
+    if (key === undefined) {
+      ws.on('message', (data, isBinary) => this.queue.add(conn, { conn, data, isBinary }, ws));
+      ws.on('close', () => this.queue.end(conn, { conn, closed: true }));
+    } else {
+      const lane: Lane = `key:${key}`;
+      const group = this.keyLane(lane);
+      group.join(ws);
+      ws.on('message', (data, isBinary) => this.queue.add(lane, { conn, data, isBinary }, group));
+      ws.on('close', () => {
+        group.leave(ws);
+        this.queue.add(lane, { conn, closed: true }, group);
+      });
+    }
     ws.on('error', (err) => this.opts.log('debug', 'socket error', { conn, error: err.message }));
-    ws.on('close', () => this.queue.end(conn, 'closed'));
   }
 
-  private serveQueued(conn: ConnId, item: Queued): void {
+  private keyLane(lane: Lane): PausableGroup<WebSocket> {
+    let group = this.keyLanes.get(lane);
+    if (!group) this.keyLanes.set(lane, (group = new PausableGroup<WebSocket>()));
+    return group;
+  }
+
+  /**
+   * Work of a non-WebSocket client (an HTTP-API or proxy request) in the fair queue: in its key's
+   * lane, so that a key's sockets, HTTP sessions and proxied calls share one turn; else its own.
+   */
+  enqueue(lane: `key:${string}` | `http:${string}`, run: () => void): void {
+    this.queue.add(lane, { run }, NOT_PAUSABLE);
+  }
+
+  private serveQueued(item: Queued): void {
+    if ('run' in item) {
+      item.run();
+      return;
+    }
+    const conn = item.conn;
     const client = this.clients.get(conn);
     if (!client) return;
-    if (item !== 'closed') {
+    if (!('closed' in item)) {
       this.onMessage(conn, client, item.data, item.isBinary);
       return;
     }
@@ -258,7 +305,13 @@ export class SpendguardServer implements Transport {
       this.supervisor?.dispatch({ type: 'disconnect', conn });
       return;
     }
-    this.clients.get(conn)?.ws.close(1000, 'bye');
+    const c = this.clients.get(conn);
+    if (!c) return;
+    c.ws.close(1000, 'bye');
+    // A peer that never answers the close frame is cut after a moment, not after ws's 30 s.
+    const cut = setTimeout(() => c.ws.terminate(), CLOSE_GRACE_MS);
+    cut.unref();
+    c.ws.once('close', () => clearTimeout(cut));
   }
 
   private beat(): void {

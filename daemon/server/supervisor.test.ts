@@ -1,4 +1,4 @@
-import { sessionKey } from '../engine/settlement.js';
+import { namespacedKey } from '../engine/settlement.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigSchema } from '../config/schema.js';
 import { Engine } from '../engine/engine.js';
@@ -19,7 +19,7 @@ class FlakyLedger {
       throw new Error('database or disk is full');
     }
     for (const row of usage) {
-      const key = sessionKey(row.session, row.key);
+      const key = namespacedKey(row.ns, row.key);
       if (this.durable.has(key)) throw new Error(`UNIQUE constraint failed: usage.session, usage.key ${row.key}`);
       this.durable.add(key);
     }
@@ -76,7 +76,7 @@ describe('Supervisor acks', () => {
       ['s1', false],
       ['s2', true],
     ]);
-    expect(ledger.durable.has('s\nk1')).toBe(true);
+    expect(ledger.durable.has('session:s\nk1')).toBe(true);
   });
 
   it('answers a duplicate of a durable key at once', async () => {
@@ -111,7 +111,7 @@ describe('Supervisor on a failing ledger (a full disk)', () => {
     ledger.healthy = true;
     await vi.advanceTimersByTimeAsync(2_000);
     expect(replies('ack').map((a) => a.frame.id)).toEqual(['s1', 's2']);
-    expect([...ledger.durable]).toEqual(['s\nk1', 's\nk2']);
+    expect([...ledger.durable]).toEqual(['session:s\nk1', 'session:s\nk2']);
     expect(engine.ledger).toEqual({ writable: true, error: null, since_ms: null });
     expect(engine.alerts.filter((a) => a.kind === 'ledger').map((a) => a.level)).toEqual(['critical', 'info']);
     reserve('r2');

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AgentRequest } from '../../shared/protocol/agent.js';
 import type { OperatorFrame } from '../../shared/protocol/operator.js';
 import { KEY_PREFIX } from '../engine/keys.js';
-import { ledgerKeyFor, sessionKey } from '../engine/settlement.js';
+import { ledgerKeyFor, namespacedKey } from '../engine/settlement.js';
 import type { Engine } from '../engine/engine.js';
 import { feedFrame, type FeedCursor } from '../engine/feed.js';
 import type { ActionRow, Effect, EngineEvent, UsageRow } from '../engine/events.js';
@@ -160,7 +160,7 @@ export class Supervisor {
       switch (e.type) {
         case 'usage':
           this.usage.push(e.row);
-          this.pendingKeys.add(sessionKey(e.row.session, e.row.key));
+          this.pendingKeys.add(namespacedKey(e.row.ns, e.row.key));
           break;
         case 'action':
           this.actions.push(e.row);

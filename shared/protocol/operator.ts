@@ -46,6 +46,8 @@ export const KeyCreateRequest = z.strictObject({
   type: z.literal('key_create'),
   id: RequestId,
   scope: ScopeIdSchema,
+  /** Where `scope` belongs when it is not in use yet (its parent: a user for a session, …). */
+  in: ScopeIdSchema.optional(),
   agent: Name.optional(),
   name: KeyLabel.optional(),
   /** Lifetime from now; none: until revoked. */
@@ -180,6 +182,8 @@ export const StatusJson = z.object({
 export const KeyJson = z.object({
   label: z.string(),
   scope: z.string(),
+  /** The scopes above it, global first: a key never acts under any other. */
+  under: z.array(z.string()).default([]),
   agent: z.string().nullable(),
   created_ms: z.number(),
   expires_ms: z.number().nullable(),

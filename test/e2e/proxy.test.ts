@@ -231,7 +231,7 @@ describe('proxy: approval, keys, identity', () => {
   });
 
   it("a spendguard key swaps in the upstream's key; a revoked one gets 401; none gets 401", async () => {
-    const key = (await op.request({ type: 'key_create', scope: 'session:keyed', name: 'proxy-key' })).key as string;
+    const key = (await op.request({ type: 'key_create', scope: 'session:keyed', in: 'user:default', name: 'proxy-key' })).key as string;
     const client = new OpenAI({ apiKey: key, baseURL: `${http}/proxy/fake-openai/v1`, maxRetries: 0, defaultHeaders: { 'x-spendguard-task': 'keyed-t' } });
     await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
     expect(provider.requests[0]?.headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
