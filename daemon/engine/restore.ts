@@ -1,4 +1,4 @@
-import { remember } from './keys.js';
+import { remember, type KeyRecord } from './keys.js';
 import { scope } from './context.js';
 import { addInto, usageDeltas, type Deltas } from './deltas.js';
 import { restoreDelegation } from './delegation.js';
@@ -34,16 +34,8 @@ export interface RestoredState {
   readonly keys?: readonly RestoredKey[];
 }
 
-export interface RestoredKey {
-  readonly label: string;
-  readonly hash: string;
-  readonly scope: ScopeId;
-  readonly agent: string | null;
-  readonly created_ms: number;
-  readonly expires_ms: number | null;
-  readonly revoked: boolean;
-  readonly pinned: readonly ScopeId[];
-}
+/** A key as its ledger rows describe it (what only a running daemon knows left out). */
+export type RestoredKey = Omit<KeyRecord, 'last_used_ms' | 'expiry_handled'>;
 
 /** Rebuilds counters, grants, kills and open delegations from what the ledger read back. */
 export function restore(st: EngineState, restored: RestoredState): void {

@@ -1,5 +1,5 @@
 import type { GuardUsage } from '../../shared/client/guard.js';
-import type { StreamMeter, StreamUsage } from '../../shared/providers/guarded-stream.js';
+import { settledUsage, type StreamMeter, type StreamUsage } from '../../shared/providers/guarded-stream.js';
 import { AnthropicStreamMeter, fromAnthropicUsage } from '../../shared/providers/anthropic-usage.js';
 import { fromOpenAIUsage, OpenAIStreamMeter } from '../../shared/providers/openai-usage.js';
 import { estimateTokens, MESSAGE_OVERHEAD_TOKENS, o200kTokenizer, type Tokenizer } from '../../shared/providers/tokens.js';
@@ -136,8 +136,7 @@ class ResponsesStreamMeter implements StreamMeter<Json> {
   }
 
   settle(): StreamUsage {
-    if (this.final) return { usage: this.final, usageSource: 'provider', responseId: this.id };
-    return { usage: { input_tokens: this.inputEstimate, output_tokens: this.tokenizer.count(this.text) }, usageSource: 'tokenizer', responseId: this.id };
+    return settledUsage(this.final, this.id, this.inputEstimate, () => this.tokenizer.count(this.text));
   }
 }
 

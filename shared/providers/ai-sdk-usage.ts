@@ -1,6 +1,6 @@
 import type { LanguageModelMiddleware } from 'ai';
 import type { GuardUsage } from '../client/guard.js';
-import type { StreamMeter, StreamUsage } from './guarded-stream.js';
+import { settledUsage, type StreamMeter, type StreamUsage } from './guarded-stream.js';
 import { estimateTokens, MESSAGE_OVERHEAD_TOKENS, type Tokenizer } from './tokens.js';
 
 // The provider interface types, taken from `ai`'s own middleware type rather than a package we do not depend on.
@@ -118,11 +118,6 @@ export class AiStreamMeter implements StreamMeter<StreamPart> {
   }
 
   settle(): StreamUsage {
-    if (this.final) return { usage: this.final, usageSource: 'provider', responseId: this.id };
-    return {
-      usage: { input_tokens: this.inputEstimate, output_tokens: this.tokenizer.count(this.text) },
-      usageSource: 'tokenizer',
-      responseId: this.id,
-    };
+    return settledUsage(this.final, this.id, this.inputEstimate, () => this.tokenizer.count(this.text));
   }
 }

@@ -1,9 +1,18 @@
 import { SpendguardKilledError } from '../client/errors.js';
-import type { GuardCallParams, GuardClient } from '../client/guard.js';
+import type { GuardCallParams, GuardClient, GuardUsage } from '../client/guard.js';
 import { guardedCall, type Settled } from './guarded-call.js';
 import type { CallSpec, WrapperOptions } from './options.js';
 
 export type StreamUsage = Omit<Settled<void>, 'value' | 'sentMaxTokens'>;
+
+/**
+ * How every stream meter settles: the provider's own usage when the stream reported it, else
+ * the input estimate and a tokenizer count of the text that arrived — never $0.
+ */
+export function settledUsage(reported: GuardUsage | undefined, responseId: string | undefined, inputEstimate: number, outputTokens: () => number): StreamUsage {
+  if (reported) return { usage: reported, usageSource: 'provider', responseId };
+  return { usage: { input_tokens: inputEstimate, output_tokens: outputTokens() }, usageSource: 'tokenizer', responseId };
+}
 
 /** Reads usage off a provider's stream chunks as they pass. */
 export interface StreamMeter<C> {

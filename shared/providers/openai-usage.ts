@@ -1,6 +1,6 @@
 import type { OpenAI } from 'openai';
 import type { GuardUsage } from '../client/guard.js';
-import type { StreamMeter, StreamUsage } from './guarded-stream.js';
+import { settledUsage, type StreamMeter, type StreamUsage } from './guarded-stream.js';
 import { estimateTokens, MESSAGE_OVERHEAD_TOKENS, type Tokenizer } from './tokens.js';
 
 type Body = OpenAI.ChatCompletionCreateParams;
@@ -60,11 +60,6 @@ export class OpenAIStreamMeter implements StreamMeter<OpenAI.ChatCompletionChunk
   }
 
   settle(): StreamUsage {
-    if (this.reported) return { usage: fromOpenAIUsage(this.reported), usageSource: 'provider', responseId: this.id };
-    return {
-      usage: { input_tokens: this.inputEstimate, output_tokens: this.tokenizer.count(this.text) },
-      usageSource: 'tokenizer',
-      responseId: this.id,
-    };
+    return settledUsage(this.reported && fromOpenAIUsage(this.reported), this.id, this.inputEstimate, () => this.tokenizer.count(this.text));
   }
 }
