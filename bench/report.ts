@@ -4,6 +4,7 @@ import type { FanoutResult } from './fanout.js';
 import type { FsyncFloor } from './fsync.js';
 import { formatHook, type HookResult } from './hook.js';
 import { formatRss, type RssResult } from './rss.js';
+import { formatStartup, type StartupResult } from './startup.js';
 import type { KillResult } from './kill.js';
 import type { ProfileSummary } from './profile.js';
 import type { ThroughputRun } from './throughput.js';
@@ -43,6 +44,7 @@ export interface BenchResults {
   readonly tui?: TuiCpuResult;
   readonly hook?: HookResult;
   readonly rss?: RssResult;
+  readonly startup?: StartupResult;
   readonly totalSeconds: number;
 }
 
@@ -183,6 +185,10 @@ export function formatResults(r: BenchResults): string {
   if (r.rss) {
     out.push('');
     out.push(formatRss(r.rss));
+  }
+  if (r.startup) {
+    out.push('');
+    out.push(formatStartup(r.startup));
   }
   out.push('');
   out.push(`total ${f1(r.totalSeconds)} s`);

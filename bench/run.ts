@@ -15,6 +15,7 @@ import { backgroundLoad, combine, measureOnce, type ThroughputRun } from './thro
 import { runTuiCpu } from './tui-cpu.js';
 import { runHook } from './hook.js';
 import { runRss } from './rss.js';
+import { runStartup } from './startup.js';
 
 /**
  * `npm run bench` (`-- --profile` adds a CPU profile of the daemon under the throughput load).
@@ -22,12 +23,13 @@ import { runRss } from './rss.js';
  * process: (1) daemon vs bare ws echo throughput and latency, (2) cap soundness under fan-out vs
  * a naive check-then-spend peer, (3) kill-switch latency to 1,000 agents, (4) the dashboard's CPU
  * (`spendguard top` in tmux) while the daemon handles 10,000 spends/s, (5) the Claude Code hook's
- * decision time per tool call, (6) the daemon's RSS with 10,000 agents connected. Prints a table and
- * writes bench/results/latest.json. Options: --only throughput,fanout,kill,tui,hook,rss  --connections N
+ * decision time per tool call, (6) the daemon's RSS with 10,000 agents connected, (7) start-up of
+ * `status --line` and the hook against bare node. Prints a table and writes
+ * bench/results/latest.json. Options: --only throughput,fanout,kill,tui,hook,rss,startup  --connections N
  * --rounds N  --warmup S  --measure S (per server, split over the rounds)  --trials N
  * --parallel N (fan-out trials at a time)  --fanout-budget S (time budget of the daemon's trials;
  * the naive peer gets half)  --kill-agents N  --kill-runs N  --tui-rate N (spends/s)
- * --tui-measure S  --tui-idle S.
+ * --tui-measure S  --tui-idle S  --startup-runs N.
  */
 
 const argv = process.argv.slice(2);
@@ -38,7 +40,7 @@ const opt = (name: string, dflt: number): number => {
   if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
   return v;
 };
-const onlyArg = argv.includes('--only') ? (argv[argv.indexOf('--only') + 1] ?? '') : 'throughput,fanout,kill,tui,hook,rss';
+const onlyArg = argv.includes('--only') ? (argv[argv.indexOf('--only') + 1] ?? '') : 'throughput,fanout,kill,tui,hook,rss,startup';
 const only = new Set(onlyArg.split(','));
 
 const S = {
@@ -65,9 +67,10 @@ const S = {
   tuiIdleS: opt('tui-idle', 5),
   hookRuns: opt('hook-runs', 20),
   rssAgents: opt('rss-agents', 10_000),
+  startupRuns: opt('startup-runs', 20),
 };
 
-const GOALS = { throughputRatioMin: 0.6, p99RatioMax: 2, killP99Ms: 50, tuiCpuPct: 10, hookDecisionMs: 100, rssMb: 200 };
+const GOALS = { throughputRatioMin: 0.6, p99RatioMax: 2, killP99Ms: 50, tuiCpuPct: 10, hookDecisionMs: 100, rssMb: 200, startupRatio: 2 };
 
 /** Generous limits: nothing in the throughput or kill phases is ever refused for budget. */
 const GENEROUS_CONFIG = `
@@ -206,6 +209,11 @@ async function main(): Promise<BenchResults> {
   if (only.has('rss')) {
     log(`memory: ${S.rssAgents} agents connected …`);
     result = { ...result, rss: await runRss({ agents: S.rssAgents, goalMb: GOALS.rssMb }) };
+  }
+
+  if (only.has('startup')) {
+    log(`start-up: bare node, status --line and the hook, ${S.startupRuns} runs each …`);
+    result = { ...result, startup: await runStartup({ runs: S.startupRuns, goalRatio: GOALS.startupRatio }) };
   }
 
   if (S.profile) {

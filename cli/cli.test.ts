@@ -372,8 +372,8 @@ describe.concurrent('report', () => {
     db.pragma('journal_mode = WAL');
     db.exec(LEDGER_DDL);
     const insert = db.prepare(
-      `INSERT INTO usage (key, ts, kind, user, session, task, agent, chain, model, input_tokens, output_tokens,
-         cache_read_tokens, cache_write_tokens, cost_nano) VALUES (?, ?, 'commit', ?, 's1', 't1', ?, '["global"]', ?, ?, ?, 0, 0, ?)`,
+      `INSERT INTO usage (key, ns, ts, kind, user, session, task, agent, chain, model, input_tokens, output_tokens,
+         cache_read_tokens, cache_write_tokens, cost_nano) VALUES (?, 'session:s1', ?, 'commit', ?, 's1', 't1', ?, '["global"]', ?, ?, ?, 0, 0, ?)`,
     );
     for (const u of USAGE) insert.run(u.key, u.ts, u.user, u.agent, u.model, u.input, u.output, u.cost_nano);
     db.close();

@@ -1,5 +1,5 @@
 import { CommanderError } from 'commander';
-import { DaemonUnreachableError, OperatorError } from '../shared/client/operator.js';
+import { DaemonUnreachableError, OperatorError } from '../shared/client/operator-connection.js';
 
 /** SPEC §5 exit codes: a contract for scripts. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, unreachable: 3 } as const;

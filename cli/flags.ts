@@ -1,19 +1,26 @@
 import { InvalidArgumentError } from 'commander';
 import ms from 'ms';
-import { isDaemonUrl } from '../shared/client/operator.js';
+import { isDaemonUrl } from '../shared/client/operator-connection.js';
 import { MAX_USD } from '../shared/money/money.js';
-import { ScopeIdSchema } from '../shared/protocol/fields.js';
-import { KeyLabel } from '../shared/protocol/operator.js';
 
 /**
  * Flag and argument parsers for commander: each turns the text into a typed value or throws
  * `InvalidArgumentError`, which commander reports naming the flag, and which exits 2.
+ *
+ * Every command line loads this file (the program's `--url`), so it checks with plain regular
+ * expressions, not the protocol's zod schemas: loading zod alone takes longer than node's own
+ * start-up. The two patterns copied from the protocol are held to `ScopeIdSchema` and
+ * `KeyLabel` by flags.test.ts.
  */
 
 const MAX_TOKENS = 1_000_000_000;
 const SCOPE_HINT = 'must be global or kind:id with kind user, session, task or agent (e.g. session:s-42)';
 /** Prompt ids are the daemon's (`p…`); a colon would make them a scope. */
 const PROMPT_ID_RE = /^[A-Za-z0-9._@/+=-]{1,128}$/;
+/** `ScopeIdSchema` in shared/protocol/fields.ts. */
+const SCOPE_RE = /^(global|(user|session|task|agent):[A-Za-z0-9._@/+=-]{1,128})$/;
+/** `KeyLabel` in shared/protocol/operator.ts. */
+const KEY_LABEL_RE = /^[A-Za-z0-9._@+=-]{1,64}$/;
 const MAX_REASON_CHARS = 256;
 
 export function parseUsd(text: string): number {
@@ -33,7 +40,7 @@ export function parseTokens(text: string): number {
 }
 
 export function parseScope(text: string): string {
-  if (!ScopeIdSchema.safeParse(text).success) throw new InvalidArgumentError(SCOPE_HINT);
+  if (!SCOPE_RE.test(text)) throw new InvalidArgumentError(SCOPE_HINT);
   return text;
 }
 
@@ -110,6 +117,6 @@ export function parseLifetime(text: string): number {
 
 /** `--name` of a key: what `keys list` and `keys revoke` call it. */
 export function parseKeyLabel(text: string): string {
-  if (!KeyLabel.safeParse(text).success) throw new InvalidArgumentError('must be 1-64 letters, digits or . _ @ + = -');
+  if (!KEY_LABEL_RE.test(text)) throw new InvalidArgumentError('must be 1-64 letters, digits or . _ @ + = -');
   return text;
 }

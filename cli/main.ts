@@ -1,32 +1,75 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { z } from 'zod';
-import * as config from './commands/config.js';
-import * as daemon from './commands/daemon.js';
-import * as demo from './commands/demo.js';
-import * as deny from './commands/deny.js';
-import * as grant from './commands/grant.js';
-import * as hook from './commands/hook.js';
-import * as keys from './commands/keys.js';
-import * as kill from './commands/kill.js';
-import * as prompts from './commands/prompts.js';
-import * as report from './commands/report.js';
-import * as resume from './commands/resume.js';
-import * as status from './commands/status.js';
-import * as top from './commands/top.js';
-import * as watch from './commands/watch.js';
 import { describeFailure, type ExitCode } from './exit.js';
 import { parseUrl } from './flags.js';
 
-/** Every command, in help order. A command is one file in `commands/` exporting `register`. */
-const COMMANDS: readonly { register(program: Command): void }[] = [daemon, top, demo, status, prompts, kill, resume, grant, deny, report, keys, config, watch, hook];
-
-function version(): string {
-  const pkg = z.object({ version: z.string() }).safeParse(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')));
-  return pkg.success ? pkg.data.version : 'unknown';
+/** A command is one file in `commands/` exporting `register`: its commander definition only. */
+interface CommandModule {
+  register(program: Command): void;
 }
 
-export function buildProgram(): Command {
+/**
+ * Every command, in help order. A command line loads the file of the command it names and no
+ * other (`status --line` must not pay for the dashboard or the daemon); help, a typo or no
+ * command at all loads every file, so help lists them all and commander can suggest a name.
+ */
+const COMMANDS: readonly { readonly name: string; readonly load: () => Promise<CommandModule> }[] = [
+  { name: 'daemon', load: () => import('./commands/daemon.js') },
+  { name: 'top', load: () => import('./commands/top.js') },
+  { name: 'demo', load: () => import('./commands/demo.js') },
+  { name: 'status', load: () => import('./commands/status.js') },
+  { name: 'prompts', load: () => import('./commands/prompts.js') },
+  { name: 'kill', load: () => import('./commands/kill.js') },
+  { name: 'resume', load: () => import('./commands/resume.js') },
+  { name: 'grant', load: () => import('./commands/grant.js') },
+  { name: 'deny', load: () => import('./commands/deny.js') },
+  { name: 'report', load: () => import('./commands/report.js') },
+  { name: 'keys', load: () => import('./commands/keys.js') },
+  { name: 'config', load: () => import('./commands/config.js') },
+  { name: 'watch', load: () => import('./commands/watch.js') },
+  { name: 'hook', load: () => import('./commands/hook.js') },
+];
+
+export const COMMAND_NAMES: readonly string[] = COMMANDS.map((c) => c.name);
+
+/** package.json is one folder above cli/ in the sources and two above dist/cli/ once built. */
+const MAX_PACKAGE_DEPTH = 3;
+
+function version(): string {
+  let dir = new URL('./', import.meta.url);
+  for (let depth = 0; depth < MAX_PACKAGE_DEPTH; depth++) {
+    dir = new URL('../', dir);
+    let pkg: unknown;
+    try {
+      pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8'));
+    } catch {
+      continue; // none here (dist/), or unreadable: look one folder up
+    }
+    if (typeof pkg === 'object' && pkg !== null && 'name' in pkg && pkg.name === 'spendguard' && 'version' in pkg && typeof pkg.version === 'string') {
+      return pkg.version;
+    }
+  }
+  return 'unknown';
+}
+
+/**
+ * The first operand of a command line (`process.argv` form), skipping the program's options and
+ * their values: the command it names, if any. A guess that names no command only costs time —
+ * every command is loaded then — so an option added later without a value here stays correct.
+ */
+export function commandWord(program: Command, argv: readonly string[]): string | undefined {
+  const takesValue = new Set(program.options.filter((o) => o.required || o.optional).flatMap((o) => [o.long, o.short].filter((f) => f !== undefined)));
+  const args = argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    if (arg === '--') return args[i + 1];
+    if (takesValue.has(arg)) i++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
+
+export async function buildProgram(argv: readonly string[]): Promise<Command> {
   const program = new Command('spendguard')
     .description('local supervisor that keeps LLM agents inside their budgets')
     .version(version())
@@ -36,14 +79,17 @@ export function buildProgram(): Command {
     .configureHelp({ showGlobalOptions: true })
     .addOption(new Option('--url <url>', 'daemon URL (env SPENDGUARD_URL; default: the state dir\'s daemon.json, else ws://127.0.0.1:7878)').argParser(parseUrl))
     .addOption(new Option('--state-dir <dir>', 'state dir: ledger, tokens, daemon.json (env SPENDGUARD_STATE_DIR)'));
-  for (const command of COMMANDS) command.register(program);
+  const word = commandWord(program, argv);
+  const named = COMMANDS.filter((c) => c.name === word);
+  const modules = await Promise.all((named.length > 0 ? named : COMMANDS).map((c) => c.load()));
+  for (const command of modules) command.register(program);
   return program;
 }
 
 /** Runs one command line (`process.argv` form) and returns its exit code (SPEC §5). */
 export async function main(argv: readonly string[]): Promise<ExitCode> {
   try {
-    await buildProgram().parseAsync([...argv]);
+    await (await buildProgram(argv)).parseAsync([...argv]);
     return 0;
   } catch (error) {
     const failure = describeFailure(error);

@@ -1,9 +1,6 @@
 import type { Command } from 'commander';
-import { z } from 'zod';
-import { commandOptions, usageError, withOperator } from '../context.js';
+import { optionsOf, usageError, withOperator } from '../context.js';
 import { type GrantTarget, parseGrantTarget, parseTokens, parseUsd } from '../flags.js';
-
-const Options = z.object({ addUsd: z.number().optional(), addTokens: z.number().optional(), once: z.boolean().optional() });
 
 export function register(program: Command): void {
   program
@@ -14,7 +11,7 @@ export function register(program: Command): void {
     .option('--add-tokens <n>', 'tokens to add to the limit', parseTokens)
     .option('--once', 'let only the prompted request through, leaving the limit as it is')
     .action(async (target: GrantTarget, _options: unknown, command: Command) => {
-      const options = commandOptions(command, Options);
+      const options = optionsOf(command, { addUsd: 'number', addTokens: 'number', once: 'boolean' });
       if (options.once && (options.addUsd !== undefined || options.addTokens !== undefined)) {
         usageError(command, '--once lets one request through; it cannot be combined with --add-usd or --add-tokens');
       }

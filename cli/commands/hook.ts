@@ -1,5 +1,4 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { z } from 'zod';
 import {
   CLIENT,
   DEFAULT_TIMEOUT_MS,
@@ -10,9 +9,10 @@ import {
   timingLine,
   type FailMode,
 } from '../../shared/claude-code/hook.js';
-import { commandOptions, globalOptions } from '../context.js';
+import { globalOptions, optionsOf } from '../context.js';
 
-const Options = z.object({ fail: z.enum(['open', 'closed']), wait: z.number(), timeout: z.number(), timing: z.boolean().optional() });
+const FAIL_MODES: readonly FailMode[] = ['open', 'closed'];
+const DEFAULT_FAIL: FailMode = 'open';
 
 function parseClient(text: string): string {
   if (text !== CLIENT) throw new InvalidArgumentError(`must be ${CLIENT}`);
@@ -38,7 +38,7 @@ export function register(program: Command): void {
     .command('hook')
     .description('Claude Code PreToolUse hook: reads its JSON on stdin, exits 0 to allow, 2 with the reason on stderr to block')
     .argument('<client>', `the hook's host (only ${CLIENT})`, parseClient)
-    .addOption(new Option('--fail <mode>', 'when the daemon does not answer: open allows the tool, closed blocks it').argParser(parseFail).default('open'))
+    .addOption(new Option('--fail <mode>', 'when the daemon does not answer: open allows the tool, closed blocks it').argParser(parseFail).default(DEFAULT_FAIL))
     .addOption(
       new Option('--wait <duration>', 'how long to wait for the operator on an approval prompt').argParser(duration(3_600_000)).default(DEFAULT_WAIT_MS, `${DEFAULT_WAIT_MS / 1000}s`),
     )
@@ -48,9 +48,16 @@ export function register(program: Command): void {
     .showHelpAfterError(false)
     .action(async (_client: string, _options: unknown, command: Command) => {
       const started = performance.now();
-      const options = commandOptions(command, Options);
+      const options = optionsOf(command, { fail: FAIL_MODES, wait: 'number', timeout: 'number', timing: 'boolean' });
       const { url, stateDir } = globalOptions(command);
-      const verdict = await hookFromStdin(process.stdin, { url, stateDir, fail: options.fail, wait_ms: options.wait, timeout_ms: options.timeout, env: process.env });
+      const verdict = await hookFromStdin(process.stdin, {
+        url,
+        stateDir,
+        fail: options.fail ?? DEFAULT_FAIL,
+        wait_ms: options.wait ?? DEFAULT_WAIT_MS,
+        timeout_ms: options.timeout ?? DEFAULT_TIMEOUT_MS,
+        env: process.env,
+      });
       if (options.timing) process.stderr.write(`${timingLine(started)}\n`);
       // Exit code 2 is Claude Code's "block"; commander's error path prints the reason alone and exits 2.
       if (verdict.exitCode === 2) command.error(verdict.message ?? 'spendguard blocked this call', { exitCode: 2, code: 'spendguard.hook.blocked' });

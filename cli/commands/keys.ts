@@ -1,21 +1,17 @@
 import type { Command } from 'commander';
-import { z } from 'zod';
 import type { KeyJson } from '../../shared/protocol/operator.js';
-import { commandOptions, withOperator } from '../context.js';
+import { optionsOf, withOperator } from '../context.js';
 import { parseKeyLabel, parseLifetime, parseScope } from '../flags.js';
 import { renderTable } from '../format/table.js';
-
-const CreateOptions = z.object({ agent: z.string().optional(), name: z.string().optional(), expires: z.number().optional() });
-const ListOptions = z.object({ json: z.boolean().optional() });
 
 function when(ms: number | null): string {
   return ms === null ? '—' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
 }
 
 function keysTable(keys: readonly KeyJson[]): string {
-  if (keys.length === 0) return 'no keys; create one with `spendguard keys create <scope>`\n';
-  const rows = keys.map((k) => [k.label, k.scope, k.agent ?? '—', when(k.created_ms), when(k.expires_ms), when(k.last_used_ms), k.revoked ? 'revoked' : k.expires_ms !== null && k.expires_ms <= Date.now() ? 'expired' : 'active', String(k.connections)]);
-  return renderTable(['NAME', 'SCOPE', 'AGENT', 'CREATED', 'EXPIRES', 'LAST USED', 'STATE', 'CONNS'], rows, ['left', 'left', 'left', 'left', 'left', 'left', 'left', 'right']);
+  if (keys.length === 0) return 'no keys; create one with `spendguard keys create <scope> [--in <parent>]`\n';
+  const rows = keys.map((k) => [k.label, k.scope, k.under.filter((id) => id !== 'global').join(' > ') || '—', k.agent ?? '—', when(k.created_ms), when(k.expires_ms), when(k.last_used_ms), k.revoked ? 'revoked' : k.expires_ms !== null && k.expires_ms <= Date.now() ? 'expired' : 'active', String(k.connections)]);
+  return renderTable(['NAME', 'SCOPE', 'IN', 'AGENT', 'CREATED', 'EXPIRES', 'LAST USED', 'STATE', 'CONNS'], rows, ['left', 'left', 'left', 'left', 'left', 'left', 'left', 'left', 'right']);
 }
 
 export function register(program: Command): void {
@@ -27,15 +23,17 @@ export function register(program: Command): void {
     .command('create')
     .description('create a key and print it once (the daemon keeps only its hash)')
     .argument('<scope>', 'user:NAME, session:ID, task:ID or agent:NAME', parseScope)
+    .option('--in <parent>', 'where the scope belongs when it is not in use yet: a user for a session, a session for a task, a task for an agent', parseScope)
     .option('--agent <name>', 'the key may act only as this agent')
     .option('--name <label>', 'what `keys list` and `keys revoke` call it (default: key-N)', parseKeyLabel)
     .option('--expires <duration>', 'lifetime, e.g. 24h or 30d (default: until revoked)', parseLifetime)
     .action(async (scope: string, _options: unknown, command: Command) => {
-      const o = commandOptions(command, CreateOptions);
+      const o = optionsOf(command, { in: 'string', agent: 'string', name: 'string', expires: 'number' });
       const result = await withOperator(command, (client) =>
         client.request({
           type: 'key_create',
           scope,
+          ...(o.in === undefined ? {} : { in: o.in }),
           ...(o.agent === undefined ? {} : { agent: o.agent }),
           ...(o.name === undefined ? {} : { name: o.name }),
           ...(o.expires === undefined ? {} : { expires_ms: o.expires }),
@@ -51,7 +49,7 @@ export function register(program: Command): void {
     .description('every key: name, scope, created, expires, last used — never the key itself')
     .option('--json', 'machine-readable')
     .action(async (_options: unknown, command: Command) => {
-      const o = commandOptions(command, ListOptions);
+      const o = optionsOf(command, { json: 'boolean' });
       const result = await withOperator(command, (client) => client.request({ type: 'key_list' }));
       const list = result.keys ?? [];
       process.stdout.write(o.json ? `${JSON.stringify(list)}\n` : keysTable(list));

@@ -1,9 +1,6 @@
 import type { Command } from 'commander';
-import { z } from 'zod';
-import { commandOptions, usageError, withOperator } from '../context.js';
+import { optionsOf, usageError, withOperator } from '../context.js';
 import { parseReason, parseScope } from '../flags.js';
-
-const Options = z.object({ all: z.boolean().optional(), reason: z.string().optional() });
 
 export function register(program: Command): void {
   program
@@ -13,7 +10,7 @@ export function register(program: Command): void {
     .option('--all', 'kill every scope')
     .option('--reason <text>', 'told to the killed agents and kept in the ledger', parseReason)
     .action(async (scope: string | undefined, _options: unknown, command: Command) => {
-      const options = commandOptions(command, Options);
+      const options = optionsOf(command, { all: 'boolean', reason: 'string' });
       if ((scope === undefined) === (options.all === undefined)) usageError(command, 'give a scope or --all (exactly one)');
       const target = scope === undefined ? { all: true as const } : { scope };
       const reason = options.reason === undefined ? {} : { reason: options.reason };

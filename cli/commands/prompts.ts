@@ -1,10 +1,7 @@
 import type { Command } from 'commander';
-import { z } from 'zod';
-import { commandOptions, withOperator } from '../context.js';
+import { optionsOf, withOperator } from '../context.js';
 import { CommandFailure } from '../exit.js';
 import { renderPromptsTable } from '../format/prompts.js';
-
-const Options = z.object({ json: z.boolean().optional() });
 
 export function register(program: Command): void {
   program
@@ -12,7 +9,7 @@ export function register(program: Command): void {
     .description('pending overdraft prompts, oldest first (answer with grant or deny)')
     .option('--json', 'print the prompts as a JSON array (stable, see SPEC §5)')
     .action(async (_options: unknown, command: Command) => {
-      const options = commandOptions(command, Options);
+      const options = optionsOf(command, { json: 'boolean' });
       const result = await withOperator(command, (client) => client.request({ type: 'prompts' }));
       const prompts = result.prompts;
       if (!prompts) throw new CommandFailure('the daemon answered prompts without a prompt list');

@@ -1,14 +1,15 @@
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { z } from 'zod';
 import { STATE_FILES, resolveStateDir } from '../../shared/paths.js';
-import { commandOptions, globalOptions, noteIgnoredUrl } from '../context.js';
+import { globalOptions, noteIgnoredUrl, optionsOf } from '../context.js';
 import { parseSince } from '../flags.js';
 import { renderTable } from '../format/table.js';
 import { count, usd } from '../../shared/format/units.js';
 import { REPORT_GROUPS, type ReportGroup, type ReportRow } from '../report/rows.js';
 
 const FORMATS = ['table', 'csv', 'json'] as const;
+const DEFAULT_GROUP: ReportGroup = 'model';
+const DEFAULT_FORMAT: (typeof FORMATS)[number] = 'table';
 
 export function renderReportTable(rows: readonly ReportRow[], by: ReportGroup): string {
   if (rows.length === 0) return 'no usage recorded in this period\n';
@@ -51,23 +52,23 @@ function csvField(text: string): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-const Options = z.object({ by: z.enum(REPORT_GROUPS), since: z.number().optional(), format: z.enum(FORMATS) });
-
 export function register(program: Command): void {
   program
     .command('report')
     .description('spend from the ledger, grouped (reads the ledger file; the daemon need not run)')
-    .addOption(new Option('--by <group>', 'group rows by').choices(REPORT_GROUPS).default('model'))
+    .addOption(new Option('--by <group>', 'group rows by').choices(REPORT_GROUPS).default(DEFAULT_GROUP))
     .option('--since <when>', 'only usage since a duration ago (24h, 7d) or an ISO date (2025-01-31)', (text: string) => parseSince(text))
-    .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('table'))
+    .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default(DEFAULT_FORMAT))
     .action(async (_options: unknown, command: Command) => {
-      const options = commandOptions(command, Options);
+      const options = optionsOf(command, { by: REPORT_GROUPS, since: 'number', format: FORMATS });
+      const by = options.by ?? DEFAULT_GROUP;
+      const format = options.format ?? DEFAULT_FORMAT;
       noteIgnoredUrl(command, 'report reads the ledger in the state dir');
       const ledger = join(resolveStateDir(globalOptions(command).stateDir), STATE_FILES.ledger);
       const { queryReport } = await import('../report/query.js'); // better-sqlite3: only for report
-      const rows = queryReport(ledger, options.by, options.since);
-      if (options.format === 'json') process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-      else if (options.format === 'csv') process.stdout.write(renderReportCsv(rows));
-      else process.stdout.write(renderReportTable(rows, options.by));
+      const rows = queryReport(ledger, by, options.since);
+      if (format === 'json') process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+      else if (format === 'csv') process.stdout.write(renderReportCsv(rows));
+      else process.stdout.write(renderReportTable(rows, by));
     });
 }

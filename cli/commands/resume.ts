@@ -1,9 +1,6 @@
 import type { Command } from 'commander';
-import { z } from 'zod';
-import { commandOptions, usageError, withOperator } from '../context.js';
+import { optionsOf, usageError, withOperator } from '../context.js';
 import { parseScope } from '../flags.js';
-
-const Options = z.object({ all: z.boolean().optional() });
 
 export function register(program: Command): void {
   program
@@ -12,7 +9,7 @@ export function register(program: Command): void {
     .argument('[scope]', 'global or kind:id', parseScope)
     .option('--all', 'lift every kill')
     .action(async (scope: string | undefined, _options: unknown, command: Command) => {
-      const options = commandOptions(command, Options);
+      const options = optionsOf(command, { all: 'boolean' });
       if ((scope === undefined) === (options.all === undefined)) usageError(command, 'give a scope or --all (exactly one)');
       const target = scope === undefined ? { all: true as const } : { scope };
       const result = await withOperator(command, (client) => client.request({ type: 'resume', ...target }));

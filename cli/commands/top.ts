@@ -1,11 +1,7 @@
 import type { Command } from 'commander';
-import { z } from 'zod';
-import { resolveConnection } from '../../shared/client/operator.js';
-import { runTop } from '../../tui/run.js';
-import { commandOptions, globalOptions } from '../context.js';
+import { resolveConnection } from '../../shared/client/operator-connection.js';
+import { globalOptions, optionsOf } from '../context.js';
 import { UsageError } from '../exit.js';
-
-const Options = z.object({ readonly: z.boolean().optional() });
 
 export function register(program: Command): void {
   program
@@ -13,7 +9,7 @@ export function register(program: Command): void {
     .description('the live operator dashboard (Ink TUI): burn rate, pressure, prompts, kill')
     .option('--readonly', 'disable kill, resume, grant, approve and deny')
     .action(async (_options: unknown, command: Command) => {
-      const options = commandOptions(command, Options);
+      const options = optionsOf(command, { readonly: 'boolean' });
       if (!process.stdin.isTTY || !process.stdout.isTTY) {
         throw new UsageError('top needs an interactive terminal; for scripts use `spendguard status --json` or `spendguard prompts --json`');
       }
@@ -22,6 +18,8 @@ export function register(program: Command): void {
         const connection = resolveConnection({ url, stateDir, env: process.env });
         return { url: connection.url, token: connection.token };
       };
+      // Loaded here, not at the top: Ink and React are the dashboard's alone.
+      const { runTop } = await import('../../tui/run.js');
       // The dashboard waits for the daemon and says why it cannot connect, so no connect-or-fail here.
       await runTop({ ...resolve(), readonly: options.readonly ?? false, reresolve: resolve });
     });

@@ -1,14 +1,11 @@
 import { stat } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
-import { z } from 'zod';
 import { CLIENT, osUser, resolveAgentConnection } from '../../shared/claude-code/hook.js';
-import { DaemonUnreachableError } from '../../shared/client/operator.js';
+import { DaemonUnreachableError } from '../../shared/client/operator-connection.js';
 import { expandHome } from '../../shared/paths.js';
-import { commandOptions, globalOptions } from '../context.js';
+import { globalOptions, optionsOf } from '../context.js';
 import { CommandFailure } from '../exit.js';
 import { parseSince } from '../flags.js';
-
-const Options = z.object({ dir: z.string().optional(), since: z.number().optional(), once: z.boolean().optional() });
 
 /** A message without a stop reason is taken as complete after this much quiet in its file. */
 const SETTLE_MS = 10_000;
@@ -32,7 +29,7 @@ export function register(program: Command): void {
     .option('--since <time>', 'count usage from this time on: 24h, 7d, 2025-01-31 (default: today since local midnight)', (t: string) => parseSince(t))
     .option('--once', 'read every transcript once, report, wait for the acks and exit')
     .action(async (_client: string, _options: unknown, command: Command) => {
-      const options = commandOptions(command, Options);
+      const options = optionsOf(command, { dir: 'string', since: 'number', once: 'boolean' });
       const { url, stateDir } = globalOptions(command);
       // Loaded here, not at the top: chokidar and the agent client are this command's alone.
       const { defaultProjectsDir, scanOnce, watchTranscripts } = await import('../../shared/claude-code/watch.js');

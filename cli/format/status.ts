@@ -1,6 +1,6 @@
 import type { Pressure } from '../../shared/protocol/agent.js';
-import type { ScopeStatus, StatusJson } from '../../shared/protocol/operator.js';
-import { formatPressure, pressureRank } from '../../shared/format/pressure.js';
+import type { LedgerHealth, ScopeStatus, StatusJson } from '../../shared/protocol/operator.js';
+import { formatPressure, isPressure, pressureRank } from '../../shared/format/pressure.js';
 import { amount, amountAt, bindingUsage, formatUsage } from '../../shared/format/usage.js';
 import { renderTable } from './table.js';
 import { duration, plural, usd } from '../../shared/format/units.js';
@@ -61,8 +61,15 @@ export function renderStatusTable(status: StatusJson): string {
   return `${header}\n\n${table}`;
 }
 
+/** What `status --line` prints from: a part of `StatusJson`, so a whole status will do. */
+export interface StatusLineView {
+  readonly scopes: Readonly<Record<string, Pick<ScopeStatus, 'limit' | 'spent' | 'pressure' | 'ratio' | 'killed' | 'burn_usd_per_min_1m'>>>;
+  readonly prompts: number;
+  readonly ledger: Pick<LedgerHealth, 'writable'>;
+}
+
 /** The worst pressure over all scopes, and which scope has it (highest ratio among equals). */
-function worst(status: StatusJson): { scope: string; pressure: Pressure; ratio: number | null } | undefined {
+function worst(status: StatusLineView): { scope: string; pressure: Pressure; ratio: number | null } | undefined {
   let found: { scope: string; pressure: Pressure; ratio: number | null } | undefined;
   for (const [scope, s] of Object.entries(status.scopes)) {
     const better =
@@ -80,7 +87,7 @@ function worst(status: StatusJson): { scope: string; pressure: Pressure; ratio: 
  * While the ledger cannot be written the line ends in `LEDGER UNAVAILABLE` instead of `ok` (a
  * non-ok pressure is still named before it): the daemon is failing closed.
  */
-export function renderStatusLine(status: StatusJson): string {
+export function renderStatusLine(status: StatusLineView): string {
   const global = status.scopes['global'];
   const parts: string[] = [];
   if (global) {
@@ -105,4 +112,53 @@ export function renderStatusLine(status: StatusJson): string {
   if (killed > 0) parts.push(`${killed} killed`);
   if (!status.ledger.writable) parts.push('LEDGER UNAVAILABLE');
   return parts.join(' · ');
+}
+
+type Read<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/**
+ * The daemon's `status` body read for `status --line`: the fields the line prints, checked by
+ * hand with the same rules as `StatusJson` (a missing `ledger` is writable, as its default says),
+ * the rest left unread. `status` and `status --json` check the whole body with the schema; the
+ * line is what status bars run every few seconds, and zod alone takes longer to load than node
+ * takes to start. status-line.test.ts holds this to `StatusJson`.
+ */
+export function readStatusLine(raw: unknown): Read<StatusLineView> {
+  if (!isRecord(raw)) return fail('status', 'expected an object');
+  if (typeof raw.prompts !== 'number') return fail('status.prompts', 'expected a number');
+  const ledger = raw.ledger === undefined ? { writable: true } : raw.ledger;
+  if (!isRecord(ledger) || typeof ledger.writable !== 'boolean') return fail('status.ledger.writable', 'expected a boolean');
+  if (!isRecord(raw.scopes)) return fail('status.scopes', 'expected an object');
+  const scopes: Record<string, StatusLineView['scopes'][string]> = {};
+  for (const [id, scope] of Object.entries(raw.scopes)) {
+    const at = `status.scopes.${id}`;
+    if (!isRecord(scope)) return fail(at, 'expected an object');
+    const { limit, spent, pressure, ratio, killed, burn_usd_per_min_1m } = scope;
+    if (!isAmounts(limit)) return fail(`${at}.limit`, 'expected amounts');
+    if (!isAmounts(spent)) return fail(`${at}.spent`, 'expected amounts');
+    if (!isPressure(pressure)) return fail(`${at}.pressure`, 'expected ok, warning, critical or exceeded');
+    if (!isNumberOrNull(ratio)) return fail(`${at}.ratio`, 'expected a number or null');
+    if (typeof killed !== 'boolean') return fail(`${at}.killed`, 'expected a boolean');
+    if (!isNumberOrNull(burn_usd_per_min_1m)) return fail(`${at}.burn_usd_per_min_1m`, 'expected a number or null');
+    scopes[id] = { limit, spent, pressure, ratio, killed, burn_usd_per_min_1m };
+  }
+  return { ok: true, value: { scopes, prompts: raw.prompts, ledger: { writable: ledger.writable } } };
+}
+
+function fail(path: string, reason: string): { ok: false; reason: string } {
+  return { ok: false, reason: `${path}: ${reason}` };
+}
+
+function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isNumberOrNull(value: unknown): value is number | null {
+  return value === null || typeof value === 'number';
+}
+
+/** `{ cost_usd: 1, per_day: { cost_usd: 20 } }`: numbers, or one level of numbers by window. */
+function isAmounts(value: unknown): value is ScopeStatus['limit'] {
+  if (!isRecord(value)) return false;
+  return Object.values(value).every((v) => typeof v === 'number' || (isRecord(v) && Object.values(v).every((n) => typeof n === 'number')));
 }

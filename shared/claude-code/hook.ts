@@ -2,9 +2,10 @@
  * The Claude Code `PreToolUse` hook (SPEC §5 `hook claude-code`): asks the daemon whether the
  * session may run this tool, exits 0 to allow, 2 with a one-line reason on stderr to block.
  *
- * Standalone on purpose: this file imports only `ws` and node built-ins (types aside), because
- * `bin/spendguard-hook.js` is generated from it (see hook-bin.ts) and runs on plain node. A hook
- * runs before every tool call, and loading tsx and the whole CLI costs ~0.7 s each time.
+ * Standalone on purpose: this file imports only `ws` (through ../client/ws.ts) and node
+ * built-ins, types aside, and `bin/spendguard-hook.js` loads its compiled form and nothing else —
+ * not the CLI, not the protocol's schemas. A hook runs before every tool call; hook-bin.test.ts
+ * keeps it that way.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import WebSocket, { type RawData } from 'ws';
+import { type RawData, WebSocket } from '../client/ws.js';
 
 export const CLIENT = 'claude-code';
 export type FailMode = 'open' | 'closed';

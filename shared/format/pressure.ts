@@ -24,3 +24,8 @@ export function pressureLabel(pressure: Pressure): string {
 export function pressureRank(pressure: Pressure): number {
   return RANK[pressure];
 }
+
+/** The protocol's `Pressure` values, without loading its zod schema (for `status --line`). */
+export function isPressure(value: unknown): value is Pressure {
+  return typeof value === 'string' && Object.hasOwn(RANK, value);
+}

@@ -56,8 +56,8 @@ scopes:
 `,
   );
   d = await startDaemonProcess({ stateDir: dir, config });
-  aliceKey = (await cli('keys', 'create', 'session:sess-a', '--name', 'alice-key')).stdout.trim();
-  bobKey = (await cli('keys', 'create', 'session:sess-b', '--name', 'bob-key')).stdout.trim();
+  aliceKey = (await cli('keys', 'create', 'session:sess-a', '--in', 'user:alice', '--name', 'alice-key')).stdout.trim();
+  bobKey = (await cli('keys', 'create', 'session:sess-b', '--in', 'user:bob', '--name', 'bob-key')).stdout.trim();
 }, 60_000);
 
 afterAll(async () => {
@@ -82,7 +82,7 @@ describe('keys bound to a scope', () => {
   it("a key for one session cannot join another, pose as a sub-agent of an agent outside it, or take a delegated child's name", async () => {
     const bob = await agent(bobKey, BOB);
     expect(await helloReply(aliceKey, { ...ALICE, session: 'sess-b', task: 'task-b', agent: 'mallory' })).toMatchObject({ type: 'error', message: expect.stringContaining('session:sess-a') });
-    expect(await helloReply(aliceKey, { ...ALICE, user: 'bob', agent: 'mallory' })).toMatchObject({ type: 'error', message: expect.stringContaining('lives under user:alice') });
+    expect(await helloReply(aliceKey, { ...ALICE, user: 'bob', agent: 'mallory' })).toMatchObject({ type: 'error', message: expect.stringContaining('belongs to user:alice') });
     expect(await helloReply(aliceKey, { ...ALICE, agent: 'fake-sub', parent: 'bob' })).toMatchObject({ type: 'error', message: expect.stringContaining('outside session:sess-a') });
     const delegated = await bob.request({ type: 'delegate', id: 'dg', child: 'bob-child', limits: { cost_usd: 0.2 } });
     expect(delegated).toMatchObject({ type: 'delegated' });
