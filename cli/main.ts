@@ -25,6 +25,7 @@ const COMMANDS: readonly { readonly name: string; readonly load: () => Promise<C
   { name: 'deny', load: () => import('./commands/deny.js') },
   { name: 'report', load: () => import('./commands/report.js') },
   { name: 'keys', load: () => import('./commands/keys.js') },
+  { name: 'env', load: () => import('./commands/env.js') },
   { name: 'config', load: () => import('./commands/config.js') },
   { name: 'watch', load: () => import('./commands/watch.js') },
   { name: 'hook', load: () => import('./commands/hook.js') },

@@ -54,44 +54,50 @@ export function claudeSessionOf(headers: IncomingHttpHeaders, body: Record<strin
   }
 }
 
-/** The place the headers name, with Claude Code's session (and its sub-agent) as the fallback. */
-function placeOf(headers: IncomingHttpHeaders, body: Record<string, unknown> | undefined): ProxyHello {
-  const claude = claudeSessionOf(headers, body);
-  const named = {
-    user: header(headers, 'x-spendguard-user'),
-    session: header(headers, 'x-spendguard-session'),
-    task: header(headers, 'x-spendguard-task'),
-    agent: header(headers, 'x-spendguard-agent'),
-    parent: header(headers, 'x-spendguard-parent'),
+/** What the headers (or Claude Code) name; what they leave out is filled in by `settle`. */
+type Asked = { -readonly [K in keyof ProxyHello]?: ProxyHello[K] };
+
+function askedOf(headers: IncomingHttpHeaders, body: Record<string, unknown> | undefined): Asked {
+  const named: Asked = {};
+  const put = (field: keyof ProxyHello, value: string | undefined): void => {
+    if (value !== undefined) named[field] = value;
   };
-  if (named.session === undefined && claude !== undefined) {
-    const cc = claudeCodeHello(claude, named.user ?? 'default');
-    const sub = header(headers, 'x-claude-code-agent-id');
-    return {
-      user: named.user ?? 'default',
-      session: cc.session,
-      task: named.task ?? cc.task,
-      agent: named.agent ?? sub ?? cc.agent,
-      ...(named.parent ? { parent: named.parent } : sub && !named.agent ? { parent: cc.agent } : {}),
-    };
-  }
+  put('user', header(headers, 'x-spendguard-user'));
+  put('session', header(headers, 'x-spendguard-session'));
+  put('task', header(headers, 'x-spendguard-task'));
+  put('agent', header(headers, 'x-spendguard-agent'));
+  put('parent', header(headers, 'x-spendguard-parent'));
+  const claude = named.session === undefined ? claudeSessionOf(headers, body) : undefined;
+  if (claude === undefined) return named;
+  // The hello `watch claude-code` and the hook send, so all three land on one chain.
+  const cc = claudeCodeHello(claude, named.user ?? 'default');
+  const sub = header(headers, 'x-claude-code-agent-id');
+  return { ...named, session: cc.session, task: named.task ?? cc.task, agent: named.agent ?? sub ?? cc.agent, ...(sub && !named.agent && !named.parent ? { parent: cc.agent } : {}) };
+}
+
+/**
+ * Defaults for what nobody named. Scope names are global, so a default is derived from the
+ * session: a shared `agent:proxy` would pull every session's calls into the first one's place.
+ */
+function settle(asked: Asked): ProxyHello {
+  const session = asked.session ?? DEFAULT_NAME;
   return {
-    user: named.user ?? 'default',
-    session: named.session ?? DEFAULT_NAME,
-    task: named.task ?? named.session ?? DEFAULT_NAME,
-    agent: named.agent ?? DEFAULT_NAME,
-    ...(named.parent ? { parent: named.parent } : {}),
+    user: asked.user ?? 'default',
+    session,
+    task: asked.task ?? session,
+    agent: asked.agent ?? `${DEFAULT_NAME}.${session}`,
+    ...(asked.parent !== undefined ? { parent: asked.parent } : {}),
   };
 }
 
 /**
- * A key's place: the key's scope at its own level, the ancestors that scope already has (a key
- * never moves its scope), the rest from the headers. The engine checks it again at hello.
+ * A key's place: the key's scope at its own level and the ancestors pinned when the key was
+ * made (a key never moves its scope); the rest from the headers. The engine checks it again.
  */
-function keyPlace(view: EngineView, scope: ScopeId, pinned: readonly ScopeId[], agent: string | null, asked: ProxyHello): ProxyHello {
+function keyPlace(view: EngineView, scope: ScopeId, pinned: readonly ScopeId[], agent: string | null, asked: Asked): ProxyHello {
   const kind = scopeKind(scope);
   const name = scope.slice(kind.length + 1);
-  const out: { -readonly [K in keyof ProxyHello]: ProxyHello[K] } = { ...asked };
+  const out: Asked = { ...asked };
   const placed = view.scopes.get(scope);
   const above = pinned.length > 0 ? pinned : placed ? ancestry(placed).map((s) => s.id) : [];
   let parentAgent: string | undefined;
@@ -101,24 +107,23 @@ function keyPlace(view: EngineView, scope: ScopeId, pinned: readonly ScopeId[], 
     if (k === 'user') out.user = n;
     else if (k === 'session') out.session = n;
     else if (k === 'task') out.task = n;
-    else if (k === 'agent' && id !== scope) parentAgent = n;
+    else if (k === 'agent') parentAgent = n;
   }
   if (kind === 'user') out.user = name;
   else if (kind === 'session') out.session = name;
   else if (kind === 'task') out.task = name;
-  else if (kind === 'agent' && asked.agent !== name) out.parent ??= name;
-  if (kind === 'agent' && asked.agent === DEFAULT_NAME) {
+  else if (asked.agent === undefined || asked.agent === name) {
     out.agent = name;
     if (parentAgent === undefined) delete out.parent;
     else out.parent = parentAgent;
-  }
+  } else out.parent = name;
   if (agent !== null) out.agent = agent;
-  return out;
+  return settle(out);
 }
 
 export function identify(headers: IncomingHttpHeaders, body: Record<string, unknown> | undefined, tokens: Tokens, view: EngineView, requireKeys: boolean): ProxyIdentity {
   const apiKey = bearerOf(headers.authorization) || (typeof headers['x-api-key'] === 'string' ? headers['x-api-key'] : '');
-  const asked = placeOf(headers, body);
+  const asked = askedOf(headers, body);
   if (looksLikeKey(apiKey)) {
     const auth = authenticateAgent(apiKey, tokens, view, requireKeys);
     if (!auth.ok || auth.key === undefined) return { ok: false, message: auth.ok ? 'unknown key' : auth.message, why: auth.ok ? 'no key' : auth.why };
@@ -133,5 +138,5 @@ export function identify(headers: IncomingHttpHeaders, body: Record<string, unkn
   const auth = authenticateAgent(token, tokens, view, requireKeys);
   if (!auth.ok) return { ok: false, message: auth.message, why: auth.why };
   // The caller's own provider credentials go upstream untouched.
-  return { ok: true, hello: asked, key: auth.key, credential: auth.credential, swapKey: false };
+  return { ok: true, hello: settle(asked), key: auth.key, credential: auth.credential, swapKey: false };
 }

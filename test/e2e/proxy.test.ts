@@ -307,6 +307,19 @@ describe('proxy: errors, Claude Code, compression, metrics', () => {
   });
 });
 
+describe('spendguard env', () => {
+  it('creates a key for the scope and prints lines a shell can eval; the key works through the proxy', async () => {
+    const { stdout } = await run(process.execPath, [join(process.cwd(), 'bin', 'spendguard.js'), '--state-dir', daemon.stateDir, 'env', 'openai-python', '--scope', 'session:env-s', '--in', 'user:default'], { timeout: 20_000 });
+    const vars = Object.fromEntries(stdout.trim().split('\n').map((l) => /^export (\w+)='(.*)'$/.exec(l)?.slice(1) ?? []));
+    expect(vars.OPENAI_BASE_URL).toBe(`${http}/proxy/openai/v1`);
+    expect(vars.OPENAI_API_KEY).toMatch(/^sgk_/);
+    provider.reply = () => ({ id: 'chatcmpl-env', text: 'ok', usage: { input: 5, output: 1 } });
+    const client = new OpenAI({ apiKey: vars.OPENAI_API_KEY, baseURL: String(vars.OPENAI_BASE_URL).replace('/proxy/openai/', '/proxy/fake-openai/'), maxRetries: 0, defaultHeaders: { 'x-spendguard-task': 'env-t' } });
+    await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    expect((await settled('env-t', 1)).length).toBe(1);
+  });
+});
+
 describe('proxy: priced as billed (the exact-money table through the proxy)', () => {
   it.each(RECORDS.filter((b) => b.family !== 'google').map((b) => [label(b), b] as const))('%s', async (_, b) => {
     const task = `table-${b.model}-${b.input}`;
