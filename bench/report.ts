@@ -5,6 +5,7 @@ import type { FsyncFloor } from './fsync.js';
 import { formatHook, type HookResult } from './hook.js';
 import { formatRss, type RssResult } from './rss.js';
 import { formatStartup, type StartupResult } from './startup.js';
+import { formatProxy, type ProxyResult } from './proxy.js';
 import type { KillResult } from './kill.js';
 import type { ProfileSummary } from './profile.js';
 import type { ThroughputRun } from './throughput.js';
@@ -45,6 +46,7 @@ export interface BenchResults {
   readonly hook?: HookResult;
   readonly rss?: RssResult;
   readonly startup?: StartupResult;
+  readonly proxy?: ProxyResult;
   readonly totalSeconds: number;
 }
 
@@ -189,6 +191,10 @@ export function formatResults(r: BenchResults): string {
   if (r.startup) {
     out.push('');
     out.push(formatStartup(r.startup));
+  }
+  if (r.proxy) {
+    out.push('');
+    out.push(formatProxy(r.proxy));
   }
   out.push('');
   out.push(`total ${f1(r.totalSeconds)} s`);

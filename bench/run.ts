@@ -16,6 +16,7 @@ import { runTuiCpu } from './tui-cpu.js';
 import { runHook } from './hook.js';
 import { runRss } from './rss.js';
 import { runStartup } from './startup.js';
+import { runProxyLatency } from './proxy.js';
 
 /**
  * `npm run bench` (`-- --profile` adds a CPU profile of the daemon under the throughput load).
@@ -25,11 +26,11 @@ import { runStartup } from './startup.js';
  * (`spendguard top` in tmux) while the daemon handles 10,000 spends/s, (5) the Claude Code hook's
  * decision time per tool call, (6) the daemon's RSS with 10,000 agents connected, (7) start-up of
  * `status --line` and the hook against bare node. Prints a table and writes
- * bench/results/latest.json. Options: --only throughput,fanout,kill,tui,hook,rss,startup  --connections N
+ * bench/results/latest.json. Options: --only throughput,fanout,kill,tui,hook,rss,startup,proxy  --connections N
  * --rounds N  --warmup S  --measure S (per server, split over the rounds)  --trials N
  * --parallel N (fan-out trials at a time)  --fanout-budget S (time budget of the daemon's trials;
  * the naive peer gets half)  --kill-agents N  --kill-runs N  --tui-rate N (spends/s)
- * --tui-measure S  --tui-idle S  --startup-runs N.
+ * --tui-measure S  --tui-idle S  --startup-runs N  --proxy-calls N.
  */
 
 const argv = process.argv.slice(2);
@@ -40,7 +41,7 @@ const opt = (name: string, dflt: number): number => {
   if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
   return v;
 };
-const onlyArg = argv.includes('--only') ? (argv[argv.indexOf('--only') + 1] ?? '') : 'throughput,fanout,kill,tui,hook,rss,startup';
+const onlyArg = argv.includes('--only') ? (argv[argv.indexOf('--only') + 1] ?? '') : 'throughput,fanout,kill,tui,hook,rss,startup,proxy';
 const only = new Set(onlyArg.split(','));
 
 const S = {
@@ -68,9 +69,10 @@ const S = {
   hookRuns: opt('hook-runs', 20),
   rssAgents: opt('rss-agents', 10_000),
   startupRuns: opt('startup-runs', 20),
+  proxyCalls: opt('proxy-calls', 1000),
 };
 
-const GOALS = { throughputRatioMin: 0.6, p99RatioMax: 2, killP99Ms: 50, tuiCpuPct: 10, hookDecisionMs: 100, rssMb: 200, startupRatio: 2 };
+const GOALS = { throughputRatioMin: 0.6, p99RatioMax: 2, killP99Ms: 50, tuiCpuPct: 10, hookDecisionMs: 100, rssMb: 200, startupRatio: 2, proxyAddedP50Ms: 1 };
 
 /** Generous limits: nothing in the throughput or kill phases is ever refused for budget. */
 const GENEROUS_CONFIG = `
@@ -209,6 +211,11 @@ async function main(): Promise<BenchResults> {
   if (only.has('rss')) {
     log(`memory: ${S.rssAgents} agents connected …`);
     result = { ...result, rss: await runRss({ agents: S.rssAgents, goalMb: GOALS.rssMb }) };
+  }
+
+  if (only.has('proxy')) {
+    log(`provider proxy: ${S.proxyCalls} calls direct and through the proxy …`);
+    result = { ...result, proxy: await runProxyLatency({ calls: S.proxyCalls, goalP50Ms: GOALS.proxyAddedP50Ms }) };
   }
 
   if (only.has('startup')) {
