@@ -1,4 +1,17 @@
-import { calcPrice } from '@pydantic/genai-prices';
+import { createRequire } from 'node:module';
+
+type GenaiPrices = typeof import('@pydantic/genai-prices');
+
+/**
+ * The catalog takes about 22 MB once loaded: it is loaded when a model is first priced, so a
+ * process that prices nothing by model (a CLI command, a daemon whose agents send `cost_usd`)
+ * never pays for it. Its CommonJS build, so pricing stays synchronous.
+ */
+let catalog: GenaiPrices | undefined;
+function calcPrice(...args: Parameters<GenaiPrices['calcPrice']>): ReturnType<GenaiPrices['calcPrice']> {
+  catalog ??= createRequire(import.meta.url)('@pydantic/genai-prices') as GenaiPrices;
+  return catalog.calcPrice(...args);
+}
 import { mulDivCeil, usdToNano, type Nanousd } from './money.js';
 
 /** Prices in nano-USD per million tokens, so a per-call cost is one integer division. */

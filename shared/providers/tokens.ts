@@ -1,4 +1,17 @@
-import { countTokens } from 'gpt-tokenizer';
+import { createRequire } from 'node:module';
+
+type GptTokenizer = typeof import('gpt-tokenizer');
+
+/**
+ * o200k's ranks take about 68 MB once loaded: they are loaded on the first count, so a process
+ * that never counts (a daemon whose proxy is not used, a CLI command) never pays for them.
+ * The package's CommonJS build, so the first count can stay synchronous.
+ */
+let tokenizer: GptTokenizer | undefined;
+function countTokens(text: string, options: Parameters<GptTokenizer['countTokens']>[1]): number {
+  tokenizer ??= createRequire(import.meta.url)('gpt-tokenizer') as GptTokenizer;
+  return tokenizer.countTokens(text, options);
+}
 
 /** Counts tokens of text. The default is OpenAI's o200k_base; other providers' counts are estimates. */
 export interface Tokenizer {
