@@ -300,6 +300,41 @@ describe('proxy: errors, Claude Code, compression, metrics', () => {
     }
   });
 
+  it('Responses and embeddings are metered too; a body above proxy.max_body_bytes gets 413', async () => {
+    const { createServer } = await import('node:http');
+    const answers: Record<string, unknown> = {
+      '/v1/responses': { id: 'resp_r1', object: 'response', output: [], usage: { input_tokens: 1_200, input_tokens_details: { cached_tokens: 200 }, output_tokens: 300, output_tokens_details: { reasoning_tokens: 100 }, total_tokens: 1_500 } },
+      '/v1/embeddings': { object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.1] }], model: 'text-embedding-3-small', usage: { prompt_tokens: 42, total_tokens: 42 } },
+    };
+    const seen: Array<Record<string, unknown>> = [];
+    const up = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        seen.push(JSON.parse(body) as Record<string, unknown>);
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answers[req.url ?? ''] ?? {}));
+      });
+    });
+    await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+    const cfg = daemon.engine.config;
+    try {
+      const upstreams = { ...cfg.proxy.upstreams, other: { url: `http://127.0.0.1:${(up.address() as { port: number }).port}`, format: 'openai' as const } };
+      daemon.supervisor.dispatch({ type: 'config', config: { ...cfg, proxy: { ...cfg.proxy, upstreams, max_body_bytes: 4_096 } }, path: null });
+      const client = new OpenAI({ apiKey: 'sk-x', baseURL: `${http}/proxy/other/v1`, defaultHeaders: headers('resp-t'), maxRetries: 0 });
+      await client.responses.create({ model: 'gpt-4o', input: 'hello', max_output_tokens: 500 });
+      expect(seen[0]?.max_output_tokens).toBe(500);
+      await client.embeddings.create({ model: 'text-embedding-3-small', input: 'embed me' });
+      const r = await settled('resp-t', 2);
+      expect(r[0]).toMatchObject({ key: 'resp-resp_r1', input_tokens: 1_000, output_tokens: 300, cache_read_tokens: 200 });
+      expect(r[0]?.cost_nano).toBe(catalogNano('gpt-4o', { input: 1_000, cacheRead: 200, output: 300 }));
+      expect(r[1]).toMatchObject({ input_tokens: 42, output_tokens: 0 });
+      await expect(client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(8_000) }] })).rejects.toMatchObject({ status: 413 });
+    } finally {
+      daemon.supervisor.dispatch({ type: 'config', config: cfg, path: null });
+      up.close();
+    }
+  });
+
   it("/metrics carries the proxy's own added latency", async () => {
     const text = await (await fetch(`${http}/metrics`)).text();
     expect(text).toMatch(/spendguard_proxy_overhead_seconds_count \d+/);
