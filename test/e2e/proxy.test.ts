@@ -143,6 +143,24 @@ describe('proxy: OpenAI format', () => {
     expect(row?.cost_nano).toBeGreaterThan(0);
   });
 
+  it('a stream the client leaves half-way is committed from what was delivered, and the upstream call is cut', async () => {
+    let release: () => void = () => undefined;
+    const hold = new Promise<void>((r) => (release = r));
+    provider.reply = () => ({ id: 'chatcmpl-left', text: 'first then a great deal more that is never read', usage: { input: 20, output: 99 }, hold });
+    const stream = await openai('o-left').chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'go' }], stream: true });
+    let got = '';
+    for await (const c of stream) {
+      got += c.choices[0]?.delta.content ?? '';
+      if (got.length > 0) break;
+    }
+    const [row] = await settled('o-left', 1);
+    expect(row?.output_tokens).toBeGreaterThan(0);
+    expect(row?.cost_nano).toBeGreaterThan(0);
+    for (let i = 0; i < 100 && !provider.requests[0]?.closedEarly; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(provider.requests[0]?.closedEarly).toBe(true);
+    release();
+  });
+
   it('50 concurrent calls under a $0.05 hard cap never pass it and use at least 90 % of it', async () => {
     // The upstream bills what it was sent (never more than the proxy's tokenizer count) and the whole granted output.
     const prompt = 'Summarise the quarterly budget report for the finance team. '.repeat(80);
