@@ -130,7 +130,18 @@ export class ProviderProxy {
     }
   }
 
+  /** A metered call counts as in flight from its reservation on: an agent waiting for approval is not idle. */
   private async metered(req: IncomingMessage, res: ServerResponse, upstream: Upstream, rest: string, endpoint: Endpoint, body: Json, upstreamKey: string | undefined, agent: ProxyAgent): Promise<void> {
+    const abort = new AbortController();
+    agent.inflight.add(abort);
+    try {
+      await this.meteredCall(req, res, upstream, rest, endpoint, body, upstreamKey, agent, abort);
+    } finally {
+      agent.inflight.delete(abort);
+    }
+  }
+
+  private async meteredCall(req: IncomingMessage, res: ServerResponse, upstream: Upstream, rest: string, endpoint: Endpoint, body: Json, upstreamKey: string | undefined, agent: ProxyAgent, abort: AbortController): Promise<void> {
     const started = performance.now();
     const shape = shapeOf(endpoint, body);
     const reserveId = this.agents.nextId(agent);
@@ -142,51 +153,45 @@ export class ProviderProxy {
     if (typeof grant !== 'object') throw new Refusal(503, 'UNAVAILABLE', 'spendguard proxy: the daemon did not answer the reservation in time; retry');
     if (grant.type !== 'grant') throw this.refusalOf(grant);
     const reservation = String(grant.reservation);
-    const abort = new AbortController();
-    agent.inflight.add(abort);
+    const delay = Number(grant.delay_ms ?? 0);
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    const forwarded = Buffer.from(JSON.stringify(clampedBody(endpoint, body, Number(grant.max_output_tokens))));
+    const url = upstreamUrl(upstream, rest);
+    this.opts.observeOverhead?.((performance.now() - started - delay) / 1000);
+    let up;
     try {
-      const delay = Number(grant.delay_ms ?? 0);
-      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-      const forwarded = Buffer.from(JSON.stringify(clampedBody(endpoint, body, Number(grant.max_output_tokens))));
-      const url = upstreamUrl(upstream, rest);
-      this.opts.observeOverhead?.((performance.now() - started - delay) / 1000);
-      let up;
-      try {
-        up = await call(url, 'POST', forwardedHeaders(req.headers, upstream, upstreamKey, forwarded.length), forwarded, abort.signal);
-      } catch (e) {
-        if (!abort.signal.aborted) {
-          await this.release(agent, reservation);
-          throw e;
-        }
-        // Killed after the request left: the provider may bill its input, so that is committed.
-        await this.commit(agent, reservation, reservation, shape.model, { input_tokens: shape.inputTokens, output_tokens: 0 });
-        throw new Refusal(403, 'KILLED', 'spendguard: KILLED: the operator killed this call');
-      }
-      const status = up.statusCode ?? 502;
-      if (status < 200 || status >= 300) {
-        // Upstream errors reach the client unchanged; nothing was generated, so nothing is charged.
+      up = await call(url, 'POST', forwardedHeaders(req.headers, upstream, upstreamKey, forwarded.length), forwarded, abort.signal);
+    } catch (e) {
+      if (!abort.signal.aborted) {
         await this.release(agent, reservation);
-        res.writeHead(status, returnedHeaders(up.headers));
-        for await (const chunk of decoded(up)) res.write(chunk);
-        res.end();
-        return;
+        throw e;
       }
-      const isSse = String(up.headers['content-type'] ?? '').includes('text/event-stream');
-      let settled: { usage: GuardUsage; id: string | undefined };
-      try {
-        settled = isSse ? await this.relayStream(res, up, endpoint, shape, abort) : await this.relayJson(res, up, endpoint, shape);
-      } catch (e) {
-        // Cut before the answer was read (a kill, the client leaving): the input was sent and is
-        // billed; what was generated is unknown, so the input is what is committed, never $0.
-        await this.commit(agent, reservation, reservation, shape.model, { input_tokens: shape.inputTokens, output_tokens: 0 });
-        throw abort.signal.aborted ? new Refusal(403, 'KILLED', 'spendguard: KILLED: the call was cut while its answer was read') : e;
-      }
-      const requestId = typeof up.headers['request-id'] === 'string' ? up.headers['request-id'] : undefined;
-      const key = settled.id === undefined ? reservation : endpoint === 'messages' && requestId ? `cc:${settled.id}:${requestId}` : `resp-${settled.id}`;
-      await this.commit(agent, reservation, key, shape.model, settled.usage);
-    } finally {
-      agent.inflight.delete(abort);
+      // Killed after the request left: the provider may bill its input, so that is committed.
+      await this.commit(agent, reservation, reservation, shape.model, { input_tokens: shape.inputTokens, output_tokens: 0 });
+      throw new Refusal(403, 'KILLED', 'spendguard: KILLED: the operator killed this call');
     }
+    const status = up.statusCode ?? 502;
+    if (status < 200 || status >= 300) {
+      // Upstream errors reach the client unchanged; nothing was generated, so nothing is charged.
+      await this.release(agent, reservation);
+      res.writeHead(status, returnedHeaders(up.headers));
+      for await (const chunk of decoded(up)) res.write(chunk);
+      res.end();
+      return;
+    }
+    const isSse = String(up.headers['content-type'] ?? '').includes('text/event-stream');
+    let settled: { usage: GuardUsage; id: string | undefined };
+    try {
+      settled = isSse ? await this.relayStream(res, up, endpoint, shape, abort) : await this.relayJson(res, up, endpoint, shape);
+    } catch (e) {
+      // Cut before the answer was read (a kill, the client leaving): the input was sent and is
+      // billed; what was generated is unknown, so the input is what is committed, never $0.
+      await this.commit(agent, reservation, reservation, shape.model, { input_tokens: shape.inputTokens, output_tokens: 0 });
+      throw abort.signal.aborted ? new Refusal(403, 'KILLED', 'spendguard: KILLED: the call was cut while its answer was read') : e;
+    }
+    const requestId = typeof up.headers['request-id'] === 'string' ? up.headers['request-id'] : undefined;
+    const key = settled.id === undefined ? reservation : endpoint === 'messages' && requestId ? `cc:${settled.id}:${requestId}` : `resp-${settled.id}`;
+    await this.commit(agent, reservation, key, shape.model, settled.usage);
   }
 
   private refusalOf(deny: OutFrame): Refusal {
