@@ -6,6 +6,7 @@ import { STATE_FILES } from '../../shared/paths.js';
 import { envLines, shellExports, TOOLS, type Tool } from '../env-lines.js';
 import { globalOptions, optionsOf, withOperator } from '../context.js';
 import { parseKeyLabel, parseLifetime, parseScope } from '../flags.js';
+import { keyCreateFrame } from './keys.js';
 
 function parseTool(text: string): Tool {
   if (!(TOOLS as readonly string[]).includes(text)) throw new InvalidArgumentError(`must be one of ${TOOLS.join(', ')}`);
@@ -41,16 +42,8 @@ export function register(program: Command): void {
       const connection = resolveConnection({ url, stateDir, env: process.env });
       let key: string | undefined;
       if (o.scope !== undefined) {
-        const scope = o.scope;
-        const result = await withOperator(command, (client) =>
-          client.request({
-            type: 'key_create',
-            scope,
-            ...(o.in === undefined ? {} : { in: o.in }),
-            ...(o.name === undefined ? {} : { name: o.name }),
-            ...(o.expires === undefined ? {} : { expires_ms: o.expires }),
-          }),
-        );
+        const frame = keyCreateFrame(o.scope, o);
+        const result = await withOperator(command, (client) => client.request(frame));
         key = result.key;
         process.stderr.write(`${result.message}\n`);
       } else if (tool !== 'claude-code') {

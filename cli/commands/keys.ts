@@ -4,6 +4,18 @@ import { optionsOf, withOperator } from '../context.js';
 import { parseKeyLabel, parseLifetime, parseScope } from '../flags.js';
 import { renderTable } from '../format/table.js';
 
+/** The `key_create` frame for a scope and the options `keys create` and `env --scope` share. */
+export function keyCreateFrame(scope: string, o: { in?: string | undefined; agent?: string | undefined; name?: string | undefined; expires?: number | undefined }) {
+  return {
+    type: 'key_create' as const,
+    scope,
+    ...(o.in === undefined ? {} : { in: o.in }),
+    ...(o.agent === undefined ? {} : { agent: o.agent }),
+    ...(o.name === undefined ? {} : { name: o.name }),
+    ...(o.expires === undefined ? {} : { expires_ms: o.expires }),
+  };
+}
+
 function when(ms: number | null): string {
   return ms === null ? '—' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
 }
@@ -29,16 +41,7 @@ export function register(program: Command): void {
     .option('--expires <duration>', 'lifetime, e.g. 24h or 30d (default: until revoked)', parseLifetime)
     .action(async (scope: string, _options: unknown, command: Command) => {
       const o = optionsOf(command, { in: 'string', agent: 'string', name: 'string', expires: 'number' });
-      const result = await withOperator(command, (client) =>
-        client.request({
-          type: 'key_create',
-          scope,
-          ...(o.in === undefined ? {} : { in: o.in }),
-          ...(o.agent === undefined ? {} : { agent: o.agent }),
-          ...(o.name === undefined ? {} : { name: o.name }),
-          ...(o.expires === undefined ? {} : { expires_ms: o.expires }),
-        }),
-      );
+      const result = await withOperator(command, (client) => client.request(keyCreateFrame(scope, o)));
       // The key alone on stdout (for `$(spendguard keys create …)`); what it is, on stderr.
       process.stderr.write(`${result.message}\n`);
       process.stdout.write(`${result.key ?? ''}\n`);
