@@ -62,6 +62,7 @@ const STATUS: StatusJson = {
       pressure: 'ok',
       ratio: 0.176,
       killed: false,
+      killed_by: null,
       breaker: 'closed',
       mode: 'hard',
       agents: 3,
@@ -78,6 +79,7 @@ const STATUS: StatusJson = {
       pressure: 'critical',
       ratio: 0.93,
       killed: true,
+      killed_by: 'task:t-7',
       breaker: 'open',
       mode: 'hard',
       agents: 1,
@@ -161,16 +163,22 @@ describe.concurrent('usage errors exit 2', () => {
     expect(r.stderr).toContain("unknown option '--bogus'");
   });
 
-  it.each([['-1'], ['abc'], ['1e3'], ['1000001'], ['Infinity'], ['']])('rejects --add-usd %j naming the flag', async (value) => {
+  it.each([['-1'], ['0'], ['0.00'], ['abc'], ['1e3'], ['1000001'], ['Infinity'], ['']])('rejects --add-usd %j naming the flag', async (value) => {
     const r = await cli(['grant', 'p-1', '--add-usd', value]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--add-usd');
   });
 
-  it('rejects a fractional --add-tokens', async () => {
-    const r = await cli(['grant', 'p-1', '--add-tokens', '1.5']);
+  it.each([['1.5'], ['0']])('rejects --add-tokens %j', async (value) => {
+    const r = await cli(['grant', 'p-1', '--add-tokens', value]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--add-tokens');
+  });
+
+  it('refuses kill --all --create: a pre-emptive kill names one scope', async () => {
+    const r = await cli(['kill', '--all', '--create']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--create');
   });
 
   it.each([['usr:alice'], ['session:'], ['session:a b'], ['GLOBAL']])('rejects the scope %j', async (scope) => {
@@ -296,14 +304,16 @@ describe('operator commands against a daemon', () => {
     expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 0, 0, 0, 0]);
     expect(runs[0]?.stdout).toBe('grant done\n');
     const sent = daemon.frames.map((f) => ({ ...(f as object), id: undefined }));
+    // Every action names who acted: `cli:<os user>@<host>`.
+    const actor = expect.stringMatching(/^cli:[^@]+@.+$/);
     const expected = [
-      { type: 'grant', id: undefined, target: 'p-1', add_usd: 2.5, add_tokens: 1000 },
-      { type: 'grant', id: undefined, target: 'p-2', once: true },
-      { type: 'grant', id: undefined, target: 'user:alice' },
-      { type: 'kill', id: undefined, scope: 'session:s-42', reason: 'looping' },
-      { type: 'kill', id: undefined, all: true },
-      { type: 'resume', id: undefined, scope: 'global' },
-      { type: 'deny', id: undefined, prompt: 'p-3' },
+      { type: 'grant', id: undefined, target: 'p-1', add_usd: 2.5, add_tokens: 1000, actor },
+      { type: 'grant', id: undefined, target: 'p-2', once: true, actor },
+      { type: 'grant', id: undefined, target: 'user:alice', actor },
+      { type: 'kill', id: undefined, scope: 'session:s-42', reason: 'looping', actor },
+      { type: 'kill', id: undefined, all: true, actor },
+      { type: 'resume', id: undefined, scope: 'global', actor },
+      { type: 'deny', id: undefined, prompt: 'p-3', actor },
     ];
     expect(sent).toHaveLength(expected.length);
     expect(sent).toEqual(expect.arrayContaining(expected));

@@ -23,18 +23,19 @@ const SCOPE_RE = /^(global|(user|session|task|agent):[A-Za-z0-9._@/+=-]{1,128})$
 const KEY_LABEL_RE = /^[A-Za-z0-9._@+=-]{1,64}$/;
 const MAX_REASON_CHARS = 256;
 
+/** A grant's amount: zero or a negative amount is a typo, never an intent. */
 export function parseUsd(text: string): number {
   const value = strictNumber(text);
-  if (value === undefined || value < 0 || value > MAX_USD) {
-    throw new InvalidArgumentError(`must be a number of dollars from 0 to ${MAX_USD.toLocaleString('en-US')}`);
+  if (value === undefined || value <= 0 || value > MAX_USD) {
+    throw new InvalidArgumentError(`must be a number of dollars above 0 and at most ${MAX_USD.toLocaleString('en-US')}`);
   }
   return value;
 }
 
 export function parseTokens(text: string): number {
   const value = strictNumber(text);
-  if (value === undefined || !Number.isInteger(value) || value < 0 || value > MAX_TOKENS) {
-    throw new InvalidArgumentError(`must be a whole number of tokens from 0 to ${MAX_TOKENS.toLocaleString('en-US')}`);
+  if (value === undefined || !Number.isInteger(value) || value <= 0 || value > MAX_TOKENS) {
+    throw new InvalidArgumentError(`must be a whole number of tokens above 0 and at most ${MAX_TOKENS.toLocaleString('en-US')}`);
   }
   return value;
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { KeyJson } from '../../shared/protocol/operator.js';
+import { cliActor } from '../actor.js';
 import { optionsOf, withOperator } from '../context.js';
 import { parseKeyLabel, parseLifetime, parseScope } from '../flags.js';
 import { renderTable } from '../format/table.js';
@@ -41,7 +42,7 @@ export function register(program: Command): void {
     .option('--expires <duration>', 'lifetime, e.g. 24h or 30d (default: until revoked)', parseLifetime)
     .action(async (scope: string, _options: unknown, command: Command) => {
       const o = optionsOf(command, { in: 'string', agent: 'string', name: 'string', expires: 'number' });
-      const result = await withOperator(command, (client) => client.request(keyCreateFrame(scope, o)));
+      const result = await withOperator(command, (client) => client.request({ ...keyCreateFrame(scope, o), actor: cliActor() }));
       // The key alone on stdout (for `$(spendguard keys create …)`); what it is, on stderr.
       process.stderr.write(`${result.message}\n`);
       process.stdout.write(`${result.key ?? ''}\n`);
@@ -63,7 +64,7 @@ export function register(program: Command): void {
     .description('revoke a key at once: connections using it are closed')
     .argument('<name|key>', 'the key\'s name (see `keys list`) or the key itself')
     .action(async (target: string, _options: unknown, command: Command) => {
-      const result = await withOperator(command, (client) => client.request({ type: 'key_revoke', target }));
+      const result = await withOperator(command, (client) => client.request({ type: 'key_revoke', target, actor: cliActor() }));
       process.stdout.write(`${result.message}\n`);
     });
 }

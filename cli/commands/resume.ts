@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { cliActor } from '../actor.js';
 import { optionsOf, usageError, withOperator } from '../context.js';
 import { parseScope } from '../flags.js';
 
@@ -12,7 +13,7 @@ export function register(program: Command): void {
       const options = optionsOf(command, { all: 'boolean' });
       if ((scope === undefined) === (options.all === undefined)) usageError(command, 'give a scope or --all (exactly one)');
       const target = scope === undefined ? { all: true as const } : { scope };
-      const result = await withOperator(command, (client) => client.request({ type: 'resume', ...target }));
+      const result = await withOperator(command, (client) => client.request({ type: 'resume', ...target, actor: cliActor() }));
       process.stdout.write(`${result.message}\n`);
     });
 }

@@ -14,6 +14,7 @@ function scope(overrides: Partial<ScopeStatus>): ScopeStatus {
     pressure: 'ok',
     ratio: null,
     killed: false,
+    killed_by: null,
     breaker: 'closed',
     mode: 'hard',
     agents: 0,
@@ -36,6 +37,8 @@ describe('formatPressure', () => {
     expect(formatPressure('warning', 0.74)).toBe('! warn 74%');
     expect(formatPressure('critical', 0.93)).toBe('!! crit 93%');
     expect(formatPressure('exceeded', 1.04)).toBe('X over 104%');
+    // Exactly at the limit nothing was overspent: "over" is for real overshoot.
+    expect(formatPressure('exceeded', 1)).toBe('■ at limit 100%');
   });
 
   it('never rounds up to a full limit, and says — without one', () => {
@@ -101,5 +104,20 @@ describe('parseSince', () => {
 
   it.each(['yesterday', '24', '-1h', '2025-13-01', '2025-02-30'])('rejects %j', (text) => {
     expect(() => parseSince(text, now)).toThrow(/duration like 24h/);
+  });
+});
+
+describe('inherited kills in the status table', () => {
+  it('says KILLED on the killed scope and KILLED (by …) under it', () => {
+    const out = renderStatusTable(
+      status({
+        'task:t': scope({ killed: true, killed_by: 'task:t' }),
+        'agent:bob': scope({ killed: false, killed_by: 'task:t' }),
+        'task:u': scope({}),
+      }),
+    ).split('\n');
+    expect(out.find((l) => l.startsWith('agent:bob'))).toContain('KILLED (by task:t)');
+    expect(out.find((l) => l.startsWith('task:t'))).toMatch(/KILLED(?! \()/);
+    expect(out.find((l) => l.startsWith('task:u'))).not.toContain('KILLED');
   });
 });

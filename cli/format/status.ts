@@ -49,7 +49,7 @@ export function renderStatusTable(status: StatusJson): string {
       s.burn_usd_per_min_1m === null ? '—' : usd(s.burn_usd_per_min_1m),
       s.exhaustion_ms === null ? '—' : duration(s.exhaustion_ms),
       String(s.agents),
-      s.killed ? 'KILLED' : '—',
+      killedText(s),
       s.breaker,
     ];
   });
@@ -59,6 +59,12 @@ export function renderStatusTable(status: StatusJson): string {
     ['left', 'left', 'right', 'left', 'right', 'right', 'right', 'left', 'left'],
   );
   return `${header}\n\n${table}`;
+}
+
+/** `KILLED` for its own kill, `KILLED (by task:t)` for one inherited from an ancestor: either way it is stopped, and the name says what to resume. */
+export function killedText(s: Pick<ScopeStatus, 'killed' | 'killed_by'>): string {
+  if (s.killed) return 'KILLED';
+  return s.killed_by === null ? '—' : `KILLED (by ${s.killed_by})`;
 }
 
 /** What `status --line` prints from: a part of `StatusJson`, so a whole status will do. */

@@ -25,7 +25,7 @@ describe('config.example.yaml', () => {
     expect(config.limits.task).toEqual({ cost_usd: 1, tokens: 100_000, wall_time: 1_800_000, mode: 'hard' });
     expect(config.limits.global).toEqual({ per_day: { cost_usd: 20 }, mode: 'hard' });
     expect(config.scopes['session:nightly-batch']).toEqual({ cost_usd: 50 });
-    expect(config.approvals).toEqual({ timeout: 120_000, increment_usd: 1, grace: { tokens: 5000, cost_usd: 0.1 } });
+    expect(config.approvals).toEqual({ timeout: 120_000, increment_usd: 1, confirm_above_usd: 10, grace: { tokens: 5000, cost_usd: 0.1 } });
     expect(config.reservations).toEqual({ lease: 300_000, adaptive: false, default_max_output_tokens: 4096 });
     expect(config.backpressure.at(-1)).toEqual([1, 5000]);
     expect(config.tools.bash).toEqual({ mode: 'confirm', max_cost_usd: 0.5 });

@@ -137,6 +137,8 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       timeout: Duration.default(120_000),
       increment_usd: Usd.default(1),
+      /** A grant of more than this (or of more than the scope's current limit) needs the operator's explicit yes. */
+      confirm_above_usd: Usd.default(10),
       grace: z.strictObject({ tokens: Count.default(5000), cost_usd: Usd.default(0.1) }).prefault({}),
     })
     .prefault({}),

@@ -39,7 +39,7 @@ describe('engine: memory', () => {
     const held = d.connect({ agent: 'held', session: 's', task: 'held' });
     d.request(held, { type: 'reserve', id: 'r', cost_usd: 0.1 });
     d.disconnect(held);
-    d.operator({ type: 'kill', id: 'k', scope: 'task:killed' });
+    d.operator({ type: 'kill', id: 'k', scope: 'task:killed', create: true });
     d.operator({ type: 'grant', id: 'g', target: 'task:granted', add_usd: 1 });
     persistAll(d);
     d.advance(61_000);

@@ -15,7 +15,7 @@ import { promptsJson, statusJson } from './status.js';
 export function handleOperator(engine: EngineState, conn: ConnId, frame: OperatorFrame, actor: string, secret?: string): void {
   const ok = (message: string, extra: Record<string, unknown> = {}): void =>
     send(engine, conn, { type: 'result', id: frame.id, ok: true, message, ...extra });
-  const fail = (message: string): void => send(engine, conn, { type: 'error', id: frame.id, code: 'INVALID', message });
+  const fail = (message: string, code: 'INVALID' | 'NOT_FOUND' | 'CONFIRM_REQUIRED' = 'INVALID'): void => send(engine, conn, { type: 'error', id: frame.id, code, message });
   switch (frame.type) {
     case 'subscribe':
       // The shell keeps the subscriber list and sends the feed; the engine only acknowledges.
@@ -27,18 +27,24 @@ export function handleOperator(engine: EngineState, conn: ConnId, frame: Operato
     case 'prompts':
       ok('ok', { prompts: promptsJson(engine) });
       return;
-    case 'kill':
-      ok(kill(engine, frame, actor));
+    case 'kill': {
+      const r = kill(engine, frame, actor);
+      if (r.ok) ok(r.message);
+      else fail(r.message, r.code);
       return;
-    case 'resume':
+    }
+    case 'resume': {
       if (!engine.ledger.writable) return fail(`ledger: cannot be written (${engine.ledger.error ?? 'unknown error'}); a resume must be recorded before it takes effect — free disk space and retry`);
-      ok(resume(engine, frame, actor));
+      const r = resume(engine, frame, actor);
+      if (r.ok) ok(r.message);
+      else fail(r.message, r.code);
       return;
+    }
     case 'grant': {
       if (!engine.ledger.writable) return fail(`ledger: cannot be written (${engine.ledger.error ?? 'unknown error'}); a grant must be recorded before it takes effect — free disk space and retry`);
       const r = grant(engine, frame, actor);
       if (r.ok) ok(r.message);
-      else fail(r.message);
+      else fail(r.message, r.code);
       return;
     }
     case 'deny': {
@@ -75,12 +81,36 @@ export function handleOperator(engine: EngineState, conn: ConnId, frame: Operato
   }
 }
 
-/** Raises every limit of `scope` in the granted dimensions; an audited ledger row, not a config edit. */
-function raise(engine: EngineState, scope: ScopeState, deltas: Deltas, actor: string, prompt?: string): string | null {
+/** The part of `deltas` that `scope` has a configured limit to raise; null when it has none. */
+function raisable(engine: EngineState, scope: ScopeState, deltas: Deltas): Deltas | null {
   const dims = new Set(limitsOf(engine, scope).checks.filter((c) => c.source === 'config').map((c) => c.dim));
   const applied: Deltas = {};
   for (const dim in deltas) if (dims.has(dim)) applied[dim] = deltas[dim] ?? 0;
-  if (Object.keys(applied).length === 0) return null;
+  return Object.keys(applied).length === 0 ? null : applied;
+}
+
+function figure(dim: string, v: number): string {
+  return dim === COST ? formatNano(v) : `${v.toLocaleString('en-US')} tokens`;
+}
+
+/**
+ * Why a grant needs the operator's explicit yes, or null: an amount over
+ * `approvals.confirm_above_usd`, or more than a current limit it raises (it would more than
+ * double it). The configured increment (no amount given) is the operator's own default and never asks.
+ */
+function confirmation(engine: EngineState, scope: ScopeState, applied: Deltas): string | null {
+  const checks = limitsOf(engine, scope).checks.filter((c) => c.source === 'config' && applied[c.dim] !== undefined);
+  const over = (applied[COST] ?? 0) > usdToNano(engine.config.approvals.confirm_above_usd);
+  const doubles = checks.some((c) => (applied[c.dim] ?? 0) > c.limit);
+  if (!over && !doubles) return null;
+  const adds = Object.keys(applied).map((dim) => `+${figure(dim, applied[dim] ?? 0)}`).join(' ');
+  const limits = checks.map((c) => `${c.window === 'life' ? '' : `per_${c.window} `}${figure(c.dim, c.limit)} → ${figure(c.dim, c.limit + (applied[c.dim] ?? 0))}`).join(', ');
+  const why = over ? `more than approvals.confirm_above_usd (${formatNano(usdToNano(engine.config.approvals.confirm_above_usd))})` : 'more than its current limit';
+  return `granting ${adds} on ${scope.id} raises its limit ${limits}: that is ${why}; confirm to grant it (CLI: --yes; top: y)`;
+}
+
+/** Raises every limit of `scope` in the granted dimensions; an audited ledger row, not a config edit. */
+function raise(engine: EngineState, scope: ScopeState, applied: Deltas, actor: string, prompt?: string): string {
   addInto(scope.grants, applied);
   engine.limits_gen += 1;
   // Children's max_share limits follow this one: every view that shows a limit changes.
@@ -102,7 +132,17 @@ function grantDeltas(engine: EngineState, frame: GrantRequest): Deltas {
   return d;
 }
 
-type GrantResult = { ok: true; message: string } | { ok: false; message: string };
+type GrantResult = { ok: true; message: string } | { ok: false; code: 'INVALID' | 'CONFIRM_REQUIRED'; message: string };
+
+/** What a limit-raising grant on `scope` would add, or why it may not (yet) be applied. */
+function plan(engine: EngineState, scope: ScopeState, frame: GrantRequest): { ok: true; applied: Deltas } | Extract<GrantResult, { ok: false }> {
+  const applied = raisable(engine, scope, grantDeltas(engine, frame));
+  if (applied === null) return { ok: false, code: 'INVALID', message: `target: ${scope.id} has no limit in the granted dimension to raise` };
+  const explicit = frame.add_usd !== undefined || frame.add_tokens !== undefined;
+  const ask = explicit && frame.confirmed !== true ? confirmation(engine, scope, applied) : null;
+  if (ask !== null) return { ok: false, code: 'CONFIRM_REQUIRED', message: ask };
+  return { ok: true, applied };
+}
 
 function grant(engine: EngineState, frame: GrantRequest, actor: string): GrantResult {
   const prompt = engine.prompts.get(frame.target as PromptId);
@@ -112,19 +152,22 @@ function grant(engine: EngineState, frame: GrantRequest, actor: string): GrantRe
       retryPrompt(engine, prompt, { onceAt: prompt.scope });
       return { ok: true, message: `allowed ${prompt.id} once` };
     }
-    const raised = raise(engine, prompt.scope, grantDeltas(engine, frame), actor, prompt.id);
-    if (raised === null) return { ok: false, message: `target: ${prompt.scope.id} has no limit in the granted dimension` };
+    const p = plan(engine, prompt.scope, frame);
+    if (!p.ok) return p;
+    const raised = raise(engine, prompt.scope, p.applied, actor, prompt.id);
     emit(engine, { type: 'action', row: { ts: engine.now, kind: 'prompt_answer', scope: prompt.scope.id, actor, data: { prompt: prompt.id, answer: 'grant' } } });
     retryPrompt(engine, prompt, { noPrompt: true });
     retryScopePrompts(engine, prompt.scope);
     return { ok: true, message: `granted ${raised} on ${prompt.scope.id} for ${prompt.id}` };
   }
-  if (/^p\d+-\d+$/.test(frame.target)) return { ok: false, message: `target: no pending prompt ${frame.target}` };
-  if (!isScopeId(frame.target)) return { ok: false, message: `target: ${frame.target} is neither a pending prompt nor a scope (global or kind:id)` };
-  if (frame.once) return { ok: false, message: 'once: applies to a pending prompt, not a scope' };
+  const invalid = (message: string): GrantResult => ({ ok: false, code: 'INVALID', message });
+  if (/^p\d+-\d+$/.test(frame.target)) return invalid(`target: no pending prompt ${frame.target}`);
+  if (!isScopeId(frame.target)) return invalid(`target: ${frame.target} is neither a pending prompt nor a scope (global or kind:id)`);
+  if (frame.once) return invalid('once: applies to a pending prompt, not a scope');
   const scope = engine.scopes.get(frame.target as ScopeId) ?? scopeOf(engine, frame.target as ScopeId, globalScope(engine));
-  const raised = raise(engine, scope, grantDeltas(engine, frame), actor);
-  if (raised === null) return { ok: false, message: `target: ${scope.id} has no limit in the granted dimension to raise` };
+  const p = plan(engine, scope, frame);
+  if (!p.ok) return p;
+  const raised = raise(engine, scope, p.applied, actor);
   retryScopePrompts(engine, scope);
   return { ok: true, message: `granted ${raised} on ${scope.id}` };
 }

@@ -63,7 +63,8 @@ export function checkThresholds(st: EngineState, chain: readonly ScopeState[]): 
     const level = levelOf(ratio, st.config.thresholds);
     if (level > scope.alerted_level) {
       for (let l = scope.alerted_level + 1; l <= level; l++) {
-        const name = LEVEL_NAMES[l] ?? 'exceeded';
+        // Exactly at the limit nothing was overspent: "exceeded" is kept for real overshoot.
+        const name = l === 3 && (ratio ?? 0) <= 1 ? 'at limit' : (LEVEL_NAMES[l] ?? 'exceeded');
         alert(st, l >= 2 ? 'critical' : 'warning', 'threshold', scope.id, `${scope.id} ${name}: ${Math.round((ratio ?? 0) * 100)}% of its limit used or reserved`);
       }
       scope.alerted_level = level;

@@ -5,6 +5,7 @@ import { limitsOf, periods } from './context.js';
 import type { EngineView } from './engine-state.js';
 import { usedFor } from './fits.js';
 import { pressureOf, ratioOf } from './pressure.js';
+import { killedBy } from './kills.js';
 import { GLOBAL } from './scope.js';
 import { spentIn, type ScopeState } from './state.js';
 
@@ -71,6 +72,7 @@ export function scopeStatus(engine: EngineView, s: ScopeState): ScopeStatus {
     pressure: pressureOf(ratio, engine.config.thresholds),
     ratio: ratio === null || !Number.isFinite(ratio) ? (ratio === null ? null : 1e9) : Math.round(ratio * 10_000) / 10_000,
     killed: s.killed !== null,
+    killed_by: killedBy(s)?.id ?? null,
     breaker: engine.runaway.breakerState(s, engine.now),
     mode: limits.mode,
     agents: s.connections,

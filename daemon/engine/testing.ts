@@ -68,7 +68,8 @@ export class EngineDriver {
   operator(frame: OperatorFrame, secret?: string): Effect[] {
     const conn = 0;
     this.engine.handle({ type: 'open', conn }, this.now);
-    return this.apply(this.engine.handle({ type: 'operator', conn, frame, actor: 'operator', ...(secret === undefined ? {} : { secret }) }, this.now));
+    // As the server does: the frame's own actor, else 'operator'.
+    return this.apply(this.engine.handle({ type: 'operator', conn, frame, actor: frame.actor ?? 'operator', ...(secret === undefined ? {} : { secret }) }, this.now));
   }
 
   /** The live connection's first error reply to its hello, if it was refused. */

@@ -228,7 +228,8 @@ export class SpendguardServer implements Transport {
     if (client.role === 'operator') {
       const d = decodeOperatorFrame(data, isBinary);
       if (!d.ok) return this.reject(conn, client, d.error, withinRate);
-      sup.operatorFrame(conn, d.frame, 'operator');
+      // The client names itself (`cli:alice@host`, `top:alice@host`); unnamed clients stay 'operator'.
+      sup.operatorFrame(conn, d.frame, d.frame.actor ?? 'operator');
       if (d.frame.type === 'subscribe') sup.subscribe(conn);
       return;
     }

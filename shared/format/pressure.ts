@@ -10,10 +10,18 @@ const LABEL = {
 
 const RANK = { ok: 0, warning: 1, critical: 2, exceeded: 3 } as const satisfies Record<Pressure, number>;
 
-/** `ok 42%`, `! warn 74%`, `!! crit 93%`, `X over 104%`; `—` for the number when the scope has no limit. */
+/** Exactly at the limit: nothing more fits, but nothing was overspent either (SPEC §5). */
+const AT_LIMIT = '■ at limit';
+
+/**
+ * `ok 42%`, `! warn 74%`, `!! crit 93%`, `■ at limit 100%`, `X over 104%`; `—` for the number
+ * when the scope has no limit. "over" is kept for real overshoot (ratio above 1), which only
+ * `spend` events can cause.
+ */
 export function formatPressure(pressure: Pressure, ratio: number | null): string {
   // Floor, so 99.6% used never reads as a full 100%.
   const percent = ratio === null ? '—' : `${Math.floor(ratio * 100)}%`;
+  if (pressure === 'exceeded' && ratio !== null && ratio <= 1) return `${AT_LIMIT} ${percent}`;
   return `${LABEL[pressure]} ${percent}`;
 }
 

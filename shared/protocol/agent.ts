@@ -117,7 +117,11 @@ export const DENY_CODES = [
 export const DenyCode = z.enum(DENY_CODES);
 export type DenyCode = z.infer<typeof DenyCode>;
 
-export const ERROR_CODES = ['INVALID', 'TOO_LARGE', 'UNKNOWN_RESERVATION', 'UNSUPPORTED_VERSION', 'UNAUTHORIZED'] as const;
+/**
+ * Operator frames only: NOT_FOUND (kill/resume of a scope the daemon has never seen),
+ * CONFIRM_REQUIRED (a grant above the confirmation size sent without `confirmed`).
+ */
+export const ERROR_CODES = ['INVALID', 'TOO_LARGE', 'UNKNOWN_RESERVATION', 'UNSUPPORTED_VERSION', 'UNAUTHORIZED', 'NOT_FOUND', 'CONFIRM_REQUIRED'] as const;
 export const ErrorCode = z.enum(ERROR_CODES);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

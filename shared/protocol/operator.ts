@@ -4,8 +4,16 @@ import { Name, RequestId, ScopeIdSchema, ShortText, Tokens, Usd } from './fields
 
 /** Operator frames on `/v1/operator` (TUI and CLI). Same rules as agent frames: one schema each. */
 
-export const StatusRequest = z.strictObject({ type: z.literal('status'), id: RequestId });
-export const PromptsRequest = z.strictObject({ type: z.literal('prompts'), id: RequestId });
+/**
+ * Who acts, as the client names itself (`top:alice@host`, `cli:alice@host`, `hook`): recorded
+ * with every grant, kill, resume and denial so two operators can be told apart. Any holder of
+ * the operator token may write anything here — it attributes, it does not authenticate.
+ */
+export const Actor = z.string().regex(/^[A-Za-z0-9._@+=:\/-]{1,64}$/, 'must be 1–64 letters, digits or . _ @ + = : / -');
+const actor = Actor.optional();
+
+export const StatusRequest = z.strictObject({ type: z.literal('status'), id: RequestId, actor });
+export const PromptsRequest = z.strictObject({ type: z.literal('prompts'), id: RequestId, actor });
 
 export const KillRequest = z
   .strictObject({
@@ -14,6 +22,9 @@ export const KillRequest = z
     scope: ScopeIdSchema.optional(),
     all: z.literal(true).optional(),
     reason: ShortText.optional(),
+    /** Kill a scope the daemon has never seen (a pre-emptive kill); without it an unknown scope is refused. */
+    create: z.literal(true).optional(),
+    actor,
   })
   .refine((k) => (k.scope === undefined) !== (k.all === undefined), 'give exactly one of scope or all');
 
@@ -23,20 +34,31 @@ export const ResumeRequest = z
     id: RequestId,
     scope: ScopeIdSchema.optional(),
     all: z.literal(true).optional(),
+    actor,
   })
   .refine((k) => (k.scope === undefined) !== (k.all === undefined), 'give exactly one of scope or all');
+
+/** A grant adds something: zero or a negative amount is a typo, never an intent. */
+const AddUsd = Usd.refine((v) => v > 0, 'must be above 0');
+const AddTokens = Tokens.refine((v) => v > 0, 'must be above 0');
 
 /** `target` is a prompt id (`p…`) or a scope id. */
 export const GrantRequest = z.strictObject({
   type: z.literal('grant'),
   id: RequestId,
   target: z.string().min(1).max(300),
-  add_usd: Usd.optional(),
-  add_tokens: Tokens.optional(),
+  add_usd: AddUsd.optional(),
+  add_tokens: AddTokens.optional(),
   once: z.boolean().optional(),
+  /**
+   * The operator saw the new limit and said yes. A grant above `approvals.confirm_above_usd`, or
+   * more than the scope's current limit in a dimension, is refused without it.
+   */
+  confirmed: z.literal(true).optional(),
+  actor,
 });
 
-export const DenyRequest = z.strictObject({ type: z.literal('deny'), id: RequestId, prompt: z.string().min(1).max(128) });
+export const DenyRequest = z.strictObject({ type: z.literal('deny'), id: RequestId, prompt: z.string().min(1).max(128), actor });
 
 /** A key's label: how `keys list` and `keys revoke` name it (the key itself is shown once). */
 export const KeyLabel = z.string().regex(/^[A-Za-z0-9._@+=-]{1,64}$/, 'must be 1–64 letters, digits or . _ @ + = -');
@@ -52,13 +74,14 @@ export const KeyCreateRequest = z.strictObject({
   name: KeyLabel.optional(),
   /** Lifetime from now; none: until revoked. */
   expires_ms: z.number().int('must be a whole number').positive('must be above 0').max(10 * 365 * 86_400_000, 'must be at most 10 years').optional(),
+  actor,
 });
-export const KeyListRequest = z.strictObject({ type: z.literal('key_list'), id: RequestId });
+export const KeyListRequest = z.strictObject({ type: z.literal('key_list'), id: RequestId, actor });
 /** `target`: a key's label, or the key itself. */
-export const KeyRevokeRequest = z.strictObject({ type: z.literal('key_revoke'), id: RequestId, target: z.string().min(1).max(128) });
+export const KeyRevokeRequest = z.strictObject({ type: z.literal('key_revoke'), id: RequestId, target: z.string().min(1).max(128), actor });
 
 /** Starts the live feed: a full `feed` frame now, then changes at most ~10 times a second. */
-export const SubscribeRequest = z.strictObject({ type: z.literal('subscribe'), id: RequestId });
+export const SubscribeRequest = z.strictObject({ type: z.literal('subscribe'), id: RequestId, actor });
 
 export const OperatorFrame = z.discriminatedUnion('type', [
   SubscribeRequest,
@@ -91,7 +114,10 @@ export const ScopeStatus = z.object({
   pressure: Pressure,
   /** Largest used-or-reserved fraction of any of the scope's own limits; null without limits. */
   ratio: z.number().nullable(),
+  /** Its own kill only; see `killed_by` for a kill it inherits. */
   killed: z.boolean(),
+  /** The nearest killed scope on its path to global (itself first): what blocks it, and what to resume; null: not blocked. */
+  killed_by: z.string().nullable().default(null),
   breaker: Breaker,
   mode: z.enum(['hard', 'soft', 'approval']),
   agents: z.number(),

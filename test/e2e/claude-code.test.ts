@@ -212,7 +212,7 @@ describe('hook claude-code', () => {
         let prompt: string | undefined;
         await expect.poll(async () => (prompt = (await op.request({ type: 'prompts' })).prompts?.[0]?.id), { timeout: 10_000 }).toBeDefined();
         const id = prompt ?? '';
-        await op.request(verb === 'deny' ? { type: 'deny', prompt: id } : { type: 'grant', target: id, add_usd: 1 });
+        await op.request(verb === 'deny' ? { type: 'deny', prompt: id } : { type: 'grant', target: id, add_usd: 1, confirmed: true });
         return waiting;
       };
       const denied = await answer('deny');

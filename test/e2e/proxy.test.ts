@@ -244,7 +244,7 @@ describe('proxy: approval, keys, identity', () => {
       if (!prompt) await new Promise((r) => setTimeout(r, 25));
     }
     expect(provider.requests).toHaveLength(0);
-    await op.request({ type: 'grant', target: prompt as string, add_usd: 1 });
+    await op.request({ type: 'grant', target: prompt as string, add_usd: 1, confirmed: true });
     expect((await call).choices[0]?.message.content).toBeDefined();
   });
 

@@ -102,7 +102,7 @@ describe('webhook alerts', () => {
       [0.05, 1, /./],
       [0.15, 2, /critical: 90%/],
       [0.05, 2, /./],
-      [0.05, 3, /exceeded: 100%/],
+      [0.05, 3, /at limit: 100%/],
     ];
     for (const [usd, count, message] of expectations) {
       await spend(a, usd);
@@ -126,7 +126,7 @@ describe('webhook alerts', () => {
     await killed;
     await until('the kill POST', () => receiver.delivered.length === 4);
     expect(receiver.delivered[3]).toMatchObject({ kind: 'kill', level: 'critical', scope: 'task:w1' });
-    expect(receiver.delivered[3]?.text).toMatch(/task:w1 killed \(runaway\)/);
+    expect(receiver.delivered[3]?.text).toMatch(/task:w1 killed by operator \(runaway\)/);
     expect(receiver.attempts).toBe(4);
   });
 
