@@ -9,6 +9,8 @@ const TOKENS = /^(\d+(?:\.\d+)?)\s*(k|m)?\s*(?:t|tok|tokens?)$/i;
 export function parseAmount(text: string): Amount | { readonly error: string } {
   const trimmed = text.trim();
   if (trimmed === '') return { error: 'type an amount: dollars like 1.50, or tokens like 20k tok' };
+  // A grant only ever adds: zero or less is refused here, before anything is sent.
+  if (/^-\s*\$?\s*[\d.]/.test(trimmed)) return { error: 'the amount must be more than 0: a grant only adds budget' };
   const dollars = DOLLARS.exec(trimmed);
   if (dollars) {
     const value = Number(dollars[1]);

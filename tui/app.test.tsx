@@ -98,10 +98,10 @@ describe('App: keys end to end (stdin → key table → reducer → screen / soc
 
   it('g opens the amount input, which takes the keys first; Enter grants', async () => {
     const { keys, source, frame } = await mount();
-    await keys('j', 'j', 'j', 'j', 'g', '2', '.', '5', 'q', KEYS.backspace);
-    expect(frame()).toContain('amount: 2.5▏');
+    await keys('j', 'j', 'j', 'j', 'g', '0', '.', '5', 'q', KEYS.backspace);
+    expect(frame()).toContain('amount: 0.5▏');
     await keys(KEYS.enter);
-    expect(source.sent).toEqual([{ type: 'grant', id: 'tui-1', target: 'session:s-42', add_usd: 2.5 }]);
+    expect(source.sent).toEqual([{ type: 'grant', id: 'tui-1', target: 'session:s-42', add_usd: 0.5 }]);
   });
 
   it('x asks, naming the blast radius; only y kills; X then y kills all', async () => {
@@ -177,5 +177,25 @@ describe('App: keys end to end (stdin → key table → reducer → screen / soc
     expect(second.frame()).toContain('amount: 1▏');
     await second.keys(KEYS.ctrlC);
     expect(second.source.stopped).toBe(true);
+  });
+});
+
+describe('issue 13: the too-small screen ignores every action key (stdin → screen → socket)', () => {
+  it('at 60×20, X y, a, g and x do nothing; an open dialog closes; growing back shows the dashboard', async () => {
+    const { screen, keys, frame, source } = await mount();
+    await keys('j', 'x');
+    expect(frame()).toContain('Kill agent:loop-3?');
+    await act(async () => resize(screen.stdout, 60, 20));
+    expect(frame()).toContain('terminal too small: 60×20, need 80×24');
+    await keys('y', 'X', 'y', 'a', 'o', 'd', 'r', 'g', '5', KEYS.enter, 'x', 'y');
+    expect(source.sent).toEqual([]);
+    await act(async () => resize(screen.stdout, 80, 24));
+    expect(frame()).toContain('Pending approvals (1)');
+    expect(frame()).not.toContain('Kill agent:loop-3?');
+    await keys('y');
+    expect(source.sent).toEqual([]);
+    await act(async () => resize(screen.stdout, 60, 20));
+    await keys('q');
+    expect(source.stopped).toBe(true);
   });
 });

@@ -1,10 +1,11 @@
+import { useStdout } from 'ink';
 import { useReducer } from 'react';
 import { Screen } from './components/Screen.js';
 import { type Clock, type FeedSource, systemClock } from './feed-client.js';
 import { useCommands } from './hooks/useCommands.js';
 import { useFeed } from './hooks/useFeed.js';
 import { useKeys, useQuit } from './hooks/useKeys.js';
-import { useTerminalSize } from './hooks/useTerminalSize.js';
+import { readSize, useTerminalSize } from './hooks/useTerminalSize.js';
 import { useTicker } from './hooks/useTicker.js';
 import { reducer } from './reducer.js';
 import { initialState } from './state.js';
@@ -21,16 +22,17 @@ export interface AppProps {
 
 /** Wires the feed, the keys and the clock to the one reducer; `Screen` draws. */
 export function App({ source, readonly, theme = COLOR_THEME, clock = systemClock, endpoint }: AppProps) {
-  const [state, dispatch] = useReducer(reducer, { readonly, now_ms: clock.now() }, initialState);
+  const { stdout } = useStdout();
+  const [state, dispatch] = useReducer(reducer, { readonly, now_ms: clock.now(), size: readSize(stdout) }, initialState);
   useFeed(source, dispatch);
   useCommands(state.outbox, source, dispatch);
   useTicker(clock, dispatch);
   useKeys(clock, dispatch);
   useQuit(state.quit);
-  const size = useTerminalSize();
+  useTerminalSize(clock, dispatch);
   return (
     <ThemeContext.Provider value={theme}>
-      <Screen state={state} size={size} endpoint={endpoint} />
+      <Screen state={state} size={state.size} endpoint={endpoint} />
     </ThemeContext.Provider>
   );
 }

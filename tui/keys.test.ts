@@ -51,7 +51,8 @@ describe('the key table', () => {
 
   it('generates the help and footer from the table; --readonly leaves out what it disables', () => {
     const help = helpSections(false).flatMap((s) => s.rows.map((r) => r.keys));
-    for (const b of KEY_TABLE) expect(help).toContain(b.label);
+    // The details views and the too-small screen list their own keys where they are shown.
+    for (const b of KEY_TABLE.filter((x) => ['main', 'confirm', 'input', 'overlay', 'global'].includes(x.context))) expect(help).toContain(b.label);
     const readonlyHelp = helpSections(true).flatMap((s) => s.rows.map((r) => r.keys));
     expect(readonlyHelp).not.toContain('x');
     expect(readonlyHelp).toContain('q');
@@ -64,5 +65,31 @@ describe('the key table', () => {
     expect(narrow).toContain('a approve');
     expect(footerHints('main', 200, true)).not.toMatch(/approve|kill|grant|resume|deny/);
     expect(keyTableMarkdown()).toContain('| X | dashboard | kill all (y confirms) (not with `--readonly`) |');
+  });
+});
+
+describe('issue 13: what a box lists is what works in it', () => {
+  const contexts = ['too-small', 'main', 'confirm', 'input', 'prompt-details', 'scope-details', 'overlay'] as const;
+
+  it('every key a context lists resolves to that binding’s command in that context', () => {
+    for (const context of contexts) {
+      for (const b of KEY_TABLE.filter((x) => x.context === context)) {
+        for (const key of b.keys.filter((k) => k !== 'other')) expect(resolveKey(context, { name: key, text: key.length === 1 ? key : '' }), `${context} ${key}`).toEqual({ kind: 'command', command: b.command });
+      }
+    }
+  });
+
+  it('the too-small screen binds only q (and Ctrl-C from anywhere): action keys resolve to nothing', () => {
+    for (const key of ['a', 'X', 'x', 'y', 'g', 'r', 'd', 'o', 'enter', 'escape', 'j', '?', '/']) expect(resolveKey('too-small', { name: key, text: key.length === 1 ? key : '' }), key).toBeNull();
+    expect(resolveKey('too-small', { name: 'q', text: 'q' })).toEqual({ kind: 'command', command: Command.Quit });
+    expect(resolveKey('too-small', { name: 'ctrl+c', text: '' })).toEqual({ kind: 'command', command: Command.Quit });
+  });
+
+  it('the 80-column footer keeps kill-all and resume, and names the target it was given', () => {
+    const footer = footerHints('main', 80, false, { [Command.Kill]: 'x kill agent:bob' });
+    expect(footer.length).toBeLessThanOrEqual(80);
+    expect(footer).toContain('X kill all');
+    expect(footer).toContain('r resume');
+    expect(footer).toContain('x kill agent:bob');
   });
 });

@@ -33,9 +33,11 @@ export type Command = (typeof Command)[keyof typeof Command];
 
 /**
  * Which bindings apply: `global` always; otherwise the context of whatever has focus, in
- * priority order confirm dialog / text input / overlay / main screen (the reducer decides).
+ * priority order too-small screen / confirm dialog / text input / details / overlay / main
+ * screen (`keyContext` in state.ts decides). A key that is not bound in the focused context does
+ * nothing there, so what a box lists (generated from here) is exactly what works in it.
  */
-export type Context = 'global' | 'main' | 'confirm' | 'input' | 'overlay';
+export type Context = 'global' | 'too-small' | 'main' | 'confirm' | 'input' | 'prompt-details' | 'scope-details' | 'overlay';
 
 /** Named keys; a binding's other keys are single printable characters. `other`: any other key. */
 export type NamedKey = 'up' | 'down' | 'left' | 'right' | 'pageup' | 'pagedown' | 'enter' | 'escape' | 'backspace' | 'ctrl+c' | 'other';
@@ -56,6 +58,9 @@ export interface Binding {
 export const KEY_TABLE: readonly Binding[] = [
   { command: Command.Quit, context: 'global', keys: ['ctrl+c'], label: 'Ctrl-C', help: 'quit from anywhere' },
 
+  // Nothing is drawn, so nothing may act: an action key here would fire unseen.
+  { command: Command.Quit, context: 'too-small', keys: ['q'], label: 'q', help: 'quit (every other key does nothing until the terminal is enlarged)', footer: { text: 'q quit', priority: 0 } },
+
   { command: Command.Up, context: 'main', keys: ['up', 'k'], label: '↑ k', help: 'previous row', footer: { text: '↑↓ select', priority: 3 } },
   { command: Command.Down, context: 'main', keys: ['down', 'j'], label: '↓ j', help: 'next row' },
   { command: Command.PageUp, context: 'main', keys: ['pageup'], label: 'PgUp', help: 'page up' },
@@ -64,23 +69,37 @@ export const KEY_TABLE: readonly Binding[] = [
   { command: Command.Expand, context: 'main', keys: ['right'], label: '→', help: 'expand / go to child' },
   { command: Command.Details, context: 'main', keys: ['enter'], label: '⏎', help: 'details of the row', footer: { text: '⏎ details', priority: 6 } },
   { command: Command.Approve, context: 'main', keys: ['a'], label: 'a', help: 'approve (+increment)', footer: { text: 'a approve', priority: 1 }, mutates: true },
-  { command: Command.AllowOnce, context: 'main', keys: ['o'], label: 'o', help: 'allow the request once', footer: { text: 'o once', priority: 2 }, mutates: true },
-  { command: Command.Deny, context: 'main', keys: ['d'], label: 'd', help: 'deny the prompt', footer: { text: 'd deny', priority: 2 }, mutates: true },
-  { command: Command.Grant, context: 'main', keys: ['g'], label: 'g', help: 'grant a typed amount', footer: { text: 'g grant', priority: 4 }, mutates: true },
-  { command: Command.Kill, context: 'main', keys: ['x'], label: 'x', help: 'kill scope (y confirms)', footer: { text: 'x kill', priority: 3 }, mutates: true },
-  { command: Command.KillAll, context: 'main', keys: ['X'], label: 'X', help: 'kill all (y confirms)', footer: { text: 'X kill all', priority: 4 }, mutates: true },
-  { command: Command.Resume, context: 'main', keys: ['r'], label: 'r', help: 'resume the scope', footer: { text: 'r resume', priority: 5 }, mutates: true },
+  { command: Command.AllowOnce, context: 'main', keys: ['o'], label: 'o', help: 'allow the request once', footer: { text: 'o once', priority: 3 }, mutates: true },
+  { command: Command.Deny, context: 'main', keys: ['d'], label: 'd', help: 'deny the prompt', footer: { text: 'd deny', priority: 3 }, mutates: true },
+  { command: Command.Grant, context: 'main', keys: ['g'], label: 'g', help: 'grant a typed amount (large ones ask y)', footer: { text: 'g grant', priority: 4 }, mutates: true },
+  { command: Command.Kill, context: 'main', keys: ['x'], label: 'x', help: 'kill scope (y confirms)', footer: { text: 'x kill', priority: 2 }, mutates: true },
+  // Kill-all and resume are what an operator reaches for in a hurry: kept on the narrowest footer.
+  { command: Command.KillAll, context: 'main', keys: ['X'], label: 'X', help: 'kill all (y confirms)', footer: { text: 'X kill all', priority: 1 }, mutates: true },
+  { command: Command.Resume, context: 'main', keys: ['r'], label: 'r', help: 'resume the scope', footer: { text: 'r resume', priority: 1 }, mutates: true },
   { command: Command.Filter, context: 'main', keys: ['/'], label: '/', help: 'filter scopes by name', footer: { text: '/ filter', priority: 7 } },
   { command: Command.ClearSelection, context: 'main', keys: ['escape'], label: 'Esc', help: 'clear filter/selection' },
   { command: Command.Help, context: 'main', keys: ['?'], label: '?', help: 'this help', footer: { text: '? help', priority: 0 } },
   { command: Command.Quit, context: 'main', keys: ['q'], label: 'q', help: 'quit', footer: { text: 'q quit', priority: 0 } },
 
-  { command: Command.Confirm, context: 'confirm', keys: ['y'], label: 'y', help: 'yes, kill', footer: { text: 'y kill', priority: 0 } },
+  { command: Command.Confirm, context: 'confirm', keys: ['y'], label: 'y', help: 'yes: kill, or send the large grant', footer: { text: 'y confirm', priority: 0 } },
   { command: Command.Cancel, context: 'confirm', keys: ['other'], label: 'other keys', help: 'cancel (the default)', footer: { text: 'any other key cancels', priority: 0 } },
 
   { command: Command.Submit, context: 'input', keys: ['enter'], label: '⏎', help: 'apply', footer: { text: '⏎ apply', priority: 0 } },
   { command: Command.Erase, context: 'input', keys: ['backspace'], label: '⌫', help: 'erase a character' },
   { command: Command.Cancel, context: 'input', keys: ['escape'], label: 'Esc', help: 'cancel', footer: { text: 'esc cancel', priority: 0 } },
+
+  // The details of a prompt act on that prompt (and its agent), never on another row.
+  { command: Command.Approve, context: 'prompt-details', keys: ['a'], label: 'a', help: 'approve this prompt (+increment)', footer: { text: 'a approve', priority: 1 }, mutates: true },
+  { command: Command.AllowOnce, context: 'prompt-details', keys: ['o'], label: 'o', help: 'allow this request once', footer: { text: 'o once', priority: 2 }, mutates: true },
+  { command: Command.Deny, context: 'prompt-details', keys: ['d'], label: 'd', help: 'deny this prompt', footer: { text: 'd deny', priority: 2 }, mutates: true },
+  { command: Command.Grant, context: 'prompt-details', keys: ['g'], label: 'g', help: 'grant an amount for this prompt', footer: { text: 'g grant', priority: 3 }, mutates: true },
+  { command: Command.Kill, context: 'prompt-details', keys: ['x'], label: 'x', help: 'kill the agent that asked (y confirms)', footer: { text: 'x kill', priority: 2 }, mutates: true },
+  { command: Command.Close, context: 'prompt-details', keys: ['escape', 'enter', 'q'], label: 'Esc q ⏎', help: 'close the details', footer: { text: 'esc close', priority: 0 } },
+
+  { command: Command.Grant, context: 'scope-details', keys: ['g'], label: 'g', help: 'grant an amount to this scope', footer: { text: 'g grant', priority: 3 }, mutates: true },
+  { command: Command.Kill, context: 'scope-details', keys: ['x'], label: 'x', help: 'kill this scope (y confirms)', footer: { text: 'x kill', priority: 2 }, mutates: true },
+  { command: Command.Resume, context: 'scope-details', keys: ['r'], label: 'r', help: 'resume this scope', footer: { text: 'r resume', priority: 1 }, mutates: true },
+  { command: Command.Close, context: 'scope-details', keys: ['escape', 'enter', 'q'], label: 'Esc q ⏎', help: 'close the details', footer: { text: 'esc close', priority: 0 } },
 
   { command: Command.Close, context: 'overlay', keys: ['escape', 'enter', 'q', '?'], label: 'Esc q ? ⏎', help: 'close this view', footer: { text: 'esc close', priority: 0 } },
 ];
@@ -136,10 +155,13 @@ export function resolveKey(context: Exclude<Context, 'global'>, press: KeyPress)
 
 const CONTEXT_TITLES = {
   global: 'Anywhere',
+  'too-small': 'Terminal too small',
   main: 'Dashboard',
-  confirm: 'Kill confirmation',
+  confirm: 'Kill or large grant confirmation',
   input: 'Typing an amount or a filter',
-  overlay: 'Help and details',
+  'prompt-details': 'Details of a prompt',
+  'scope-details': 'Details of a scope',
+  overlay: 'Help',
 } as const satisfies Record<Context, string>;
 
 export interface HelpSection {
@@ -147,7 +169,11 @@ export interface HelpSection {
   readonly rows: readonly { readonly keys: string; readonly help: string }[];
 }
 
-/** The `?` overlay's text, from the table; `--readonly` leaves out what it disables. */
+/**
+ * The `?` overlay's text, from the table; `--readonly` leaves out what it disables. The details
+ * views and the too-small screen list their own keys (from the same table) where they are shown,
+ * so the overlay still fits 80×24.
+ */
 export function helpSections(readonly: boolean): HelpSection[] {
   const order: Context[] = ['main', 'confirm', 'input', 'overlay', 'global'];
   return order
@@ -164,13 +190,24 @@ export function disabledByReadonly(): string {
 }
 
 /**
- * Footer hints for `context` that fit in `width`: the least important go first; the order on
- * screen stays the table's.
+ * The hint text for a command where the screen knows more than the table: `x kill agent:bob — 1
+ * agent`. The key itself still comes from the table.
  */
-export function footerHints(context: Exclude<Context, 'global'>, width: number, readonly: boolean): string {
+export type HintText = Partial<Record<Command, string>>;
+
+/** Bindings of `context` that the footer or a box may list: exactly those the dispatcher resolves there. */
+export function contextBindings(context: Exclude<Context, 'global'>, readonly: boolean): readonly Binding[] {
+  return KEY_TABLE.filter((b) => b.context === context && !(readonly && b.mutates));
+}
+
+/**
+ * Footer hints for `context` that fit in `width`: the least important go first; the order on
+ * screen stays the table's. `texts` replaces a hint's words (naming its target).
+ */
+export function footerHints(context: Exclude<Context, 'global'>, width: number, readonly: boolean, texts: HintText = {}): string {
   const SEP = '  ';
-  let hints = KEY_TABLE.filter((b) => b.context === context && b.footer && !(readonly && b.mutates));
-  const text = (list: readonly Binding[]): string => list.map((b) => b.footer?.text).join(SEP);
+  let hints = contextBindings(context, readonly).filter((b) => b.footer);
+  const text = (list: readonly Binding[]): string => list.map((b) => texts[b.command] ?? b.footer?.text).join(SEP);
   while (hints.length > 0 && text(hints).length > width) {
     const worst = hints.reduce((a, b) => ((b.footer?.priority ?? 0) >= (a.footer?.priority ?? 0) ? b : a));
     hints = hints.filter((b) => b !== worst);

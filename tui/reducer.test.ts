@@ -64,10 +64,11 @@ describe('reducer: selection and prompts', () => {
     expect(state.flash?.text).toBe('no pending prompts');
   });
 
-  it('moves the cursor to the row now in its place when its prompt is answered', () => {
+  it('when its prompt is answered, the cursor goes to the agent that asked, never up to global', () => {
     const state = run(replay(), press('j'));
     const answered = reducer(state, { type: 'feed', frame: delta({}, { prompts: [] }), now_ms: T0 });
-    expect(selectedKey(answered)).toBe('scope:global');
+    expect(selectedKey(answered)).toBe('scope:agent:loop-3');
+    expect(run(answered, press('x')).mode).toEqual({ kind: 'confirm-kill', target: 'agent:loop-3' });
   });
 });
 
@@ -116,9 +117,9 @@ describe('reducer: kill, resume, grant', () => {
 
   it('g takes a typed amount: dollars or tokens; Enter sends, a bad amount stays open with the reason', () => {
     const onSession = run(replay(), press('j'), press('j'), press('j'), press('j'));
-    const typing = run(onSession, press('g'), type('1'), type('.'), type('5'), type('x'), press('backspace'));
-    expect(typing.mode).toMatchObject({ kind: 'grant', draft: '1.5' });
-    expect(run(typing, press('enter')).outbox).toEqual([{ type: 'grant', id: 'tui-1', target: 'session:s-42', add_usd: 1.5 }]);
+    const typing = run(onSession, press('g'), type('0'), type('.'), type('5'), type('x'), press('backspace'));
+    expect(typing.mode).toMatchObject({ kind: 'grant', draft: '0.5' });
+    expect(run(typing, press('enter')).outbox).toEqual([{ type: 'grant', id: 'tui-1', target: 'session:s-42', add_usd: 0.5 }]);
     expect(run(onSession, press('g'), type('20k tok'), press('enter')).outbox).toEqual([{ type: 'grant', id: 'tui-1', target: 'session:s-42', add_tokens: 20_000 }]);
     const bad = run(onSession, press('g'), type('lots'), press('enter'));
     expect(bad.outbox).toEqual([]);
@@ -127,7 +128,7 @@ describe('reducer: kill, resume, grant', () => {
   });
 
   it('g on a prompt grants to the prompt, which raises its scope and retries it', () => {
-    expect(run(replay(), press('j'), press('g'), type('2'), press('enter')).outbox).toEqual([{ type: 'grant', id: 'tui-1', target: 'p1-23', add_usd: 2 }]);
+    expect(run(replay(), press('j'), press('g'), type('0.75'), press('enter')).outbox).toEqual([{ type: 'grant', id: 'tui-1', target: 'p1-23', add_usd: 0.75 }]);
   });
 
   it('--readonly refuses kill, resume, grant, approve and deny, and says why', () => {
@@ -196,5 +197,135 @@ describe('reducer: tree, filter, overlays', () => {
     expect(state.data?.scopes['agent:new']?.breaker).toBe('open');
     expect(Object.keys(state.data?.scopes ?? {})).toHaveLength(13);
     expect(p1?.id).toBe('p1-23');
+  });
+});
+
+describe('issue 13: nothing acts unseen on a terminal too small to draw', () => {
+  const small = { type: 'resize', size: { columns: 60, rows: 20 }, now_ms: T0 } as const;
+  const big = { type: 'resize', size: { columns: 80, rows: 24 }, now_ms: T0 } as const;
+
+  it('every action key does nothing there; q and Ctrl-C still quit', () => {
+    const onPrompt = run(replay(), press('j'), small);
+    for (const key of ['a', 'X', 'x', 'y', 'g', 'r', 'd', 'o', 'enter', '/', '?', 'j', 'k', 'escape', 'left', 'Y', '1']) {
+      const after = run(onPrompt, press(key));
+      expect(after.outbox, key).toEqual([]);
+      expect(after.mode, key).toEqual({ kind: 'main' });
+      expect(after.selection, key).toEqual(onPrompt.selection);
+      expect(after.quit, key).toBe(false);
+    }
+    expect(run(onPrompt, press('X'), press('y'), big, press('y')).outbox).toEqual([]);
+    expect(run(onPrompt, press('q')).quit).toBe(true);
+    expect(run(onPrompt, press('ctrl+c')).quit).toBe(true);
+  });
+
+  it('an open dialog closes when the screen becomes too small, and stays closed when it grows back', () => {
+    const base = run(replay(), press('j'));
+    for (const open of [press('x'), press('X'), press('g'), press('enter')]) {
+      const shrunk = run(base, open, small);
+      expect(shrunk.mode).toEqual({ kind: 'main' });
+      expect(run(shrunk, big, press('y')).outbox).toEqual([]);
+    }
+    expect(run(base, press('X'), small).flash?.text).toBe('kill cancelled: the terminal got too small; nothing was sent');
+    const asking = run(base, press('g'), type('1000000'), press('enter'));
+    expect(asking.mode.kind).toBe('confirm-grant');
+    expect(run(asking, small, big, press('y')).outbox).toEqual([]);
+  });
+});
+
+describe('issue 13: the selection never widens by itself', () => {
+  const two = () => replay([...RECORDED, delta({}, { prompts: [...(RECORDED.at(-1)?.prompts ?? []), prompt2] })]);
+
+  it('after d on a highlighted prompt it moves to the next prompt, not to a scope above', () => {
+    const onFirst = run(two(), press('j'));
+    expect(selectedKey(onFirst)).toBe('prompt:p1-23');
+    const denied = run(onFirst, press('d'), { type: 'feed', frame: delta({}, { prompts: [prompt2] }), now_ms: T0 });
+    expect(selectedKey(denied)).toBe('prompt:p1-30');
+  });
+
+  it('a timed-out prompt with no other pending leaves the cursor on its agent; a removed agent hands it to a sibling, else clears it', () => {
+    const onPrompt = run(replay(), press('j'));
+    const timedOut = reducer(onPrompt, { type: 'feed', frame: delta({}, { prompts: [] }), now_ms: T0 });
+    expect(selectedKey(timedOut)).toBe('scope:agent:loop-3');
+    const withSibling = reducer(timedOut, { type: 'feed', frame: delta({ 'agent:loop-4': scope({ kind: 'agent', parent: 'task:build' }) }, { prompts: [] }), now_ms: T0 });
+    expect(selectedKey(withSibling)).toBe('scope:agent:loop-3');
+    const gone = reducer(withSibling, { type: 'feed', frame: delta({}, { prompts: [], removed: ['agent:loop-3'] }), now_ms: T0 });
+    expect(selectedKey(gone)).toBe('scope:agent:loop-4');
+    const alone = reducer(gone, { type: 'feed', frame: delta({}, { prompts: [], removed: ['agent:loop-4'] }), now_ms: T0 });
+    expect(alone.selection).toBeNull();
+    expect(run(alone, press('x')).mode).toEqual({ kind: 'main' });
+  });
+
+  it('a filter that hides the row moves to a visible child or sibling, never to the parent', () => {
+    const onSession = run(replay(), press('j'), press('j'), press('j'), press('j'));
+    expect(selectedKey(onSession)).toBe('scope:session:s-42');
+    const filtered = run(onSession, press('/'), type('t-7'));
+    expect(selectedKey(filtered)).not.toBe('scope:user:alice');
+    expect(selectedKey(filtered)).not.toBe('scope:global');
+  });
+
+  it('a new prompt arriving keeps the cursor on the same row', () => {
+    const onTask = run(replay(), press('j'), press('j'), press('j'), press('j'), press('j'));
+    const key = selectedKey(onTask);
+    const more = reducer(onTask, { type: 'feed', frame: delta({}, { prompts: [...(RECORDED.at(-1)?.prompts ?? []), prompt2] }), now_ms: T0 });
+    expect(selectedKey(more)).toBe(key);
+    expect(run(more, press('x')).mode).toEqual({ kind: 'confirm-kill', target: key?.slice('scope:'.length) });
+  });
+});
+
+describe('issue 13: large grants ask first, nothing at or below zero is sent', () => {
+  const onSession = () => run(replay(), press('j'), press('j'), press('j'), press('j'));
+
+  it('refuses 0 and negative amounts in the input', () => {
+    for (const amount of ['0', '-1', '-$5', '0 tok']) {
+      const state = run(onSession(), press('g'), type(amount), press('enter'));
+      expect(state.outbox, amount).toEqual([]);
+      expect(state.mode, amount).toMatchObject({ kind: 'grant', error: expect.stringMatching(/more than 0/) });
+    }
+  });
+
+  it('g 1000000 ⏎ grants nothing until y, which sends it confirmed; any other key cancels', () => {
+    const asking = run(onSession(), press('g'), type('1000000'), press('enter'));
+    expect(asking.outbox).toEqual([]);
+    expect(asking.mode).toEqual({ kind: 'confirm-grant', target: { kind: 'scope', scope: 'session:s-42' }, amount: { add_usd: 1_000_000 }, limit_now: 1, limit_after: 1_000_001, why: 'over $10' });
+    expect(run(asking, press('y')).outbox).toEqual([{ type: 'grant', id: 'tui-1', target: 'session:s-42', add_usd: 1_000_000, confirmed: true }]);
+    for (const key of ['n', 'enter', 'Y', 'g']) expect(run(asking, press(key)).outbox, key).toEqual([]);
+    const burst = { type: 'key' as const, press: { name: 'y', text: 'y', burst: true as const }, now_ms: T0 };
+    expect(run(asking, burst).outbox).toEqual([]);
+  });
+
+  it('asks when the amount is more than the scope’s current limit, even under $10', () => {
+    const asking = run(onSession(), press('g'), type('1.5'), press('enter'));
+    expect(asking.mode).toMatchObject({ kind: 'confirm-grant', why: 'more than its $1 limit', limit_now: 1, limit_after: 2.5 });
+    const prompt = run(replay(), press('j'), press('g'), type('2'), press('enter'));
+    expect(prompt.mode).toMatchObject({ kind: 'confirm-grant', target: { kind: 'prompt', prompt: 'p1-23' } });
+    expect(run(prompt, press('y')).outbox).toEqual([{ type: 'grant', id: 'tui-1', target: 'p1-23', add_usd: 2, confirmed: true }]);
+  });
+});
+
+describe('issue 13: the keys a details box lists act on that box’s row', () => {
+  it('prompt details: a, o, d answer that prompt; g grants to it; x asks to kill its agent', () => {
+    const details = run(replay(), press('j'), press('enter'));
+    expect(details.mode).toEqual({ kind: 'details', row: 'prompt:p1-23' });
+    expect(run(details, press('a')).outbox).toEqual([{ type: 'grant', id: 'tui-1', target: 'p1-23' }]);
+    expect(run(details, press('o')).outbox).toEqual([{ type: 'grant', id: 'tui-1', target: 'p1-23', once: true }]);
+    expect(run(details, press('d')).outbox).toEqual([{ type: 'deny', id: 'tui-1', prompt: 'p1-23' }]);
+    expect(run(details, press('x')).mode).toEqual({ kind: 'confirm-kill', target: 'agent:loop-3' });
+    expect(run(details, press('g')).mode).toMatchObject({ kind: 'grant', target: { kind: 'prompt', prompt: 'p1-23' } });
+  });
+
+  it('prompt details of an answered prompt act on nothing else', () => {
+    const details = run(replay(), press('j'), press('enter'));
+    const answered = reducer(details, { type: 'feed', frame: delta({}, { prompts: [prompt2] }), now_ms: T0 });
+    const after = run(answered, press('a'));
+    expect(after.outbox).toEqual([]);
+    expect(after.flash?.text).toBe('p1-23 is answered or gone: nothing was sent');
+  });
+
+  it('scope details: r resumes, x kills that scope; a prompt key does nothing there', () => {
+    const onTask = run(replay(), press('j'), press('j'), press('j'), press('j'), press('j'), press('j'), press('j'), press('j'), press('enter'));
+    expect(onTask.mode).toEqual({ kind: 'details', row: 'scope:task:t-8' });
+    expect(run(onTask, press('r')).outbox).toEqual([{ type: 'resume', id: 'tui-1', scope: 'task:t-8' }]);
+    expect(run(onTask, press('x')).mode).toEqual({ kind: 'confirm-kill', target: 'task:t-8' });
+    expect(run(onTask, press('a'))).toEqual(onTask);
   });
 });

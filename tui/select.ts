@@ -65,12 +65,16 @@ export function targetPrompt(state: State): Prompt | null {
   return promptOf(state, selectedKey(state)) ?? sortedPrompts(state)[0] ?? null;
 }
 
+/** The scope x / r act on for a row: the scope itself, or the agent of a prompt; null once it left the feed. */
+export function scopeOfRow(state: State, key: RowKey | null): string | null {
+  if (key === null) return null;
+  const id = key.startsWith('scope:') ? key.slice('scope:'.length) : (promptOf(state, key)?.agent ?? null);
+  return id !== null && state.data?.scopes[id] !== undefined ? id : null;
+}
+
 /** The scope x / r / g act on: the highlighted scope, or the agent of the highlighted prompt. */
 export function selectedScope(state: State): string | null {
-  const key = selectedKey(state);
-  if (key === null) return null;
-  if (key.startsWith('scope:')) return key.slice('scope:'.length);
-  return promptOf(state, key)?.agent ?? null;
+  return scopeOfRow(state, selectedKey(state));
 }
 
 /** Feed figures are as of the frame; ages and countdowns move on with the local clock between frames. */

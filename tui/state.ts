@@ -1,6 +1,8 @@
 import type { AlertJson, OperatorFrame } from '../shared/protocol/operator.js';
+import type { Amount } from './amount.js';
 import type { FeedData } from './feed.js';
 import type { Context } from './keys.js';
+import { isTooSmall, type Size } from './layout.js';
 
 /** Where the feed stands. `attempt` counts connection attempts since the last live feed. */
 export type Connection =
@@ -28,10 +30,30 @@ export type Mode =
   | { readonly kind: 'filter'; readonly draft: string }
   /** `target: null` kills all. */
   | { readonly kind: 'confirm-kill'; readonly target: string | null }
-  | { readonly kind: 'grant'; readonly target: GrantTarget; readonly draft: string; readonly error: string | null };
+  | { readonly kind: 'grant'; readonly target: GrantTarget; readonly draft: string; readonly error: string | null }
+  /**
+   * A typed grant above the confirmation size (more than the scope's cost limit, or over
+   * `confirm_above_usd`): nothing is sent until `y`. Limits are the scope's cost (or token) limit
+   * now and after the grant; null: the scope has no such limit of its own.
+   */
+  | {
+      readonly kind: 'confirm-grant';
+      readonly target: GrantTarget;
+      readonly amount: Amount;
+      readonly limit_now: number | null;
+      readonly limit_after: number | null;
+      /** Why it asks: `over $10`, `more than its $1.00 limit`. */
+      readonly why: string;
+    };
+
+/**
+ * A grant the operator confirmed with `y` carries `confirmed: true`, so the daemon's own size
+ * check (approvals.confirm_above_usd) lets it through.
+ */
+export type GrantFrame = Extract<OperatorFrame, { type: 'grant' }>;
 
 /** Commands the screen sends; ids are the reducer's, so results match without the socket's help. */
-export type Outgoing = Extract<OperatorFrame, { type: 'kill' | 'resume' | 'grant' | 'deny' }>;
+export type Outgoing = Extract<OperatorFrame, { type: 'kill' | 'resume' | 'deny' }> | GrantFrame;
 
 export interface Flash {
   readonly level: 'info' | 'warning' | 'error';
@@ -41,6 +63,11 @@ export interface Flash {
 
 export interface State {
   readonly readonly: boolean;
+  /**
+   * The terminal's size, as the key dispatch sees it: below the minimum only quitting and
+   * resizing act, whatever is drawn (one source for the screen and the keys).
+   */
+  readonly size: Size;
   /** The injected clock's time as of the last action: ages and countdowns count from it. */
   readonly now_ms: number;
   readonly connection: Connection;
@@ -49,7 +76,10 @@ export interface State {
   /** Local time the last frame arrived: how stale `data` is. */
   readonly received_ms: number | null;
   readonly alerts: readonly AlertJson[];
-  /** `index` places the cursor when its row disappears (prompt answered, filter changed). */
+  /**
+   * Follows the row's id. When the row disappears (prompt answered, scope removed, filter) the
+   * reducer moves it to the nearest remaining sibling or child, never to a wider scope.
+   */
   readonly selection: { readonly key: RowKey; readonly index: number } | null;
   readonly collapsed: ReadonlySet<string>;
   readonly filter: string;
@@ -63,9 +93,13 @@ export interface State {
   readonly quit: boolean;
 }
 
-export function initialState(options: { readonly: boolean; now_ms: number }): State {
+/** What a terminal that does not say its size is taken to be: the minimum the dashboard is designed for. */
+export const DEFAULT_SIZE: Size = { columns: 80, rows: 24 };
+
+export function initialState(options: { readonly: boolean; now_ms: number; size?: Size }): State {
   return {
     readonly: options.readonly,
+    size: options.size ?? DEFAULT_SIZE,
     now_ms: options.now_ms,
     connection: { kind: 'connecting', attempt: 1 },
     data: null,
@@ -83,19 +117,26 @@ export function initialState(options: { readonly: boolean; now_ms: number }): St
   };
 }
 
-/** Focus priority: an open dialog or overlay takes the keys before the screen behind it. */
-export function keyContext(mode: Mode): Exclude<Context, 'global'> {
+/**
+ * Focus priority: a terminal too small to show anything takes the keys first (only quitting
+ * acts there); then an open dialog or overlay, before the screen behind it.
+ */
+export function keyContext(state: Pick<State, 'mode' | 'size'>): Exclude<Context, 'global'> {
+  if (isTooSmall(state.size)) return 'too-small';
+  const mode = state.mode;
   switch (mode.kind) {
     case 'main':
       return 'main';
     case 'confirm-kill':
+    case 'confirm-grant':
       return 'confirm';
     case 'filter':
     case 'grant':
       return 'input';
     case 'help':
-    case 'details':
       return 'overlay';
+    case 'details':
+      return mode.row.startsWith('prompt:') ? 'prompt-details' : 'scope-details';
     default:
       return mode satisfies never;
   }

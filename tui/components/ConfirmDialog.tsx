@@ -1,7 +1,9 @@
 import { Box } from 'ink';
 import { plural, usd } from '../format.js';
+import { footerHints } from '../keys.js';
 import type { State } from '../state.js';
 import { useTheme } from '../theme.js';
+import { agentsUnder, hintTexts } from '../targets.js';
 import { blastRadius } from '../tree.js';
 import { Line, seg } from './Line.js';
 
@@ -13,15 +15,17 @@ export function ConfirmDialog({ state, target }: { state: State; target: string 
   const theme = useTheme();
   const scopes = state.data?.scopes ?? {};
   const reach = blastRadius(scopes, target);
+  // How many: the daemon's own count of connections under the scope, the same figure as the footer's.
+  const agents = agentsUnder(state, target);
   const what = target === null || target === 'global' ? 'global: ALL agents' : target;
-  const spent = reach.agents > 0 ? `, which have spent ${usd(reach.agents_spent_usd)} so far` : '';
+  const spent = agents > 0 ? `, which have spent ${usd(reach.agents_spent_usd)} so far` : '';
   return (
     <Box flexDirection="column" borderStyle="double" borderColor={theme.frame.danger} paddingX={1}>
       <Line segments={[seg(`Kill ${what}?`, theme.danger)]} />
-      <Line segments={[seg(`It reaches ${plural(reach.agents, 'connected agent')}${spent}.`)]} />
+      <Line segments={[seg(`It reaches ${plural(agents, 'connected agent')}${spent}.`)]} />
       <Line segments={[seg(`${target ?? 'global'} has spent ${usd(reach.scope_spent_usd)} in all.`)]} />
       <Line segments={[seg('Every request under it is then denied KILLED until it is resumed (r).', theme.muted)]} />
-      <Line segments={[seg('y', theme.key), seg(' kill   '), seg('any other key', theme.key), seg(' cancel (default)')]} />
+      <Line segments={[seg(footerHints('confirm', Number.MAX_SAFE_INTEGER, state.readonly, hintTexts(state)), theme.key)]} />
     </Box>
   );
 }

@@ -3,7 +3,9 @@ import type { FeedScope } from '../../shared/protocol/operator.js';
 import type { Prompt } from '../feed.js';
 import { count, delay, duration, fit, orDash, plural, pressureText, rate, usd } from '../format.js';
 import { isStale, promptAge, promptExpiresIn, promptOf, sortedPrompts } from '../select.js';
-import type { RowKey, State } from '../state.js';
+import { footerHints } from '../keys.js';
+import { keyContext, type RowKey, type State } from '../state.js';
+import { hintTexts } from '../targets.js';
 import { type Theme, useTheme } from '../theme.js';
 import { blastRadius, descendantCounts, killerOf } from '../tree.js';
 import { asked } from './Approvals.js';
@@ -62,7 +64,13 @@ function scopeLines(state: State, id: string, scope: FeedScope, theme: Theme): S
     [seg(`burn $/min ${rate(scope.burn_usd_per_min_1m)} now · ${rate(scope.burn_usd_per_min_10m)} 10m · runs out in ${orDash(scope.exhaustion_ms, duration)}`)],
     [seg(`under it: ${children.length > 0 ? children.join(', ') : 'nothing'} · ${plural(reach.agents, 'connected agent')}`)],
     killed,
+    keyLine(state, theme),
   ];
+}
+
+/** The keys that work in this view, from the key table the dispatcher reads (nothing listed that does nothing). */
+function keyLine(state: State, theme: Theme): Segment[] {
+  return [seg(footerHints(keyContext(state), Number.MAX_SAFE_INTEGER, state.readonly, hintTexts(state)).replaceAll('  ', ' · '), theme.muted)];
 }
 
 function promptLines(state: State, prompt: Prompt, theme: Theme): Segment[][] {
@@ -72,7 +80,8 @@ function promptLines(state: State, prompt: Prompt, theme: Theme): Segment[][] {
     [seg(`asks ${asked(prompt)} · spend if granted ${orDash(prompt.projected_usd, usd)}${typeof limit === 'number' ? ` of a ${usd(limit)} limit` : ''}`)],
     [seg(`times out in ${duration(promptExpiresIn(state, prompt))} (then denied APPROVAL_TIMEOUT) · waiting ${duration(promptAge(state, prompt))}`)],
     [seg(`reason: ${prompt.reason}`)],
-    [seg(state.readonly ? 'read-only: answer it with spendguard grant / deny' : 'a approve · o allow once · d deny · g grant an amount · x kill the agent', theme.muted)],
+    ...(state.readonly ? [[seg('read-only: answer it with spendguard grant / deny', theme.muted)]] : []),
+    keyLine(state, theme),
   ];
 }
 

@@ -1,13 +1,14 @@
 import { footerHints } from '../keys.js';
 import type { Layout } from '../layout.js';
 import { keyContext, type State } from '../state.js';
+import { hintTexts } from '../targets.js';
 import { useTheme } from '../theme.js';
 import { Line, seg, type Segment } from './Line.js';
 
 /** How long the answer to the last command stays in the footer. */
 export const FLASH_MS = 8_000;
 
-/** Key hints from the key table, the filter being typed, or the answer to the last command. */
+/** Key hints from the key table (naming their targets), the filter being typed, or the answer to the last command. */
 export function Footer({ state, layout }: { state: State; layout: Layout }) {
   const theme = useTheme();
   const { mode, flash } = state;
@@ -21,5 +22,5 @@ export function Footer({ state, layout }: { state: State; layout: Layout }) {
   }
   const prefix: Segment[] = state.readonly && mode.kind === 'main' ? [seg('read-only  ', theme.key)] : [];
   const width = layout.columns - (prefix[0]?.text.length ?? 0);
-  return <Line segments={[...prefix, seg(footerHints(keyContext(mode), width, state.readonly), theme.muted)]} />;
+  return <Line segments={[...prefix, seg(footerHints(keyContext(state), width, state.readonly, hintTexts(state)), theme.muted)]} />;
 }

@@ -7,7 +7,7 @@ import { Approvals } from './Approvals.js';
 import { ConfirmDialog } from './ConfirmDialog.js';
 import { Details } from './Details.js';
 import { Footer } from './Footer.js';
-import { GrantInput } from './GrantInput.js';
+import { GrantConfirm, GrantInput } from './GrantInput.js';
 import { Header } from './Header.js';
 import { Help } from './Help.js';
 import { ScopeTree } from './ScopeTree.js';
@@ -48,6 +48,14 @@ export function Screen({ state, size, endpoint }: { state: State; size: Size; en
       body = [
         <Box key="dialog" height={treeHeight} flexDirection="column">
           <GrantInput state={state} target={mode.target} draft={mode.draft} error={mode.error} />
+        </Box>,
+        <Alerts key="alerts" state={state} layout={l} />,
+      ];
+      break;
+    case 'confirm-grant':
+      body = [
+        <Box key="dialog" height={treeHeight} flexDirection="column">
+          <GrantConfirm state={state} mode={mode} />
         </Box>,
         <Alerts key="alerts" state={state} layout={l} />,
       ];

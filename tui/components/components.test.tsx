@@ -79,7 +79,7 @@ describe.each(SIZES)('the dashboard at %i×%i', (columns, rows) => {
   it('footer: hints from the key table', () => {
     const frame = draw(state, columns, rows);
     const footer = frame.split('\n').at(-1) ?? '';
-    expect(footer).toMatch(/↑↓ select {2}.*a approve {2}o once {2}d deny {2}g grant {2}x kill .*\? help {2}q quit/);
+    expect(footer).toMatch(/a approve {2}.*x kill {2}X kill all {2}r resume {2}.*\? help {2}q quit/);
   });
 
   it('selection: a gutter mark, readable without colour', () => {
@@ -104,7 +104,7 @@ describe.each(SIZES)('the dashboard at %i×%i', (columns, rows) => {
 
   it('help overlay, generated from the key table', () => {
     const frame = draw(run(state, press('?')), columns, rows);
-    for (const text of ['Dashboard', 'kill scope (y confirms)', 'kill all (y confirms)', 'approve (+increment)', 'Kill confirmation', 'other keys', 'a/o/d act on the highlighted prompt']) {
+    for (const text of ['Dashboard', 'kill scope (y confirms)', 'kill all (y confirms)', 'approve (+increment)', 'Kill or large grant confirmation', 'other keys', 'a/o/d act on the highlighted prompt']) {
       expect(frame).toContain(text);
     }
     expect(frame.split('\n')[0]).toContain('● live');
@@ -115,11 +115,13 @@ describe.each(SIZES)('the dashboard at %i×%i', (columns, rows) => {
     const frame = draw(onSession, columns, rows);
     expect(frame).toContain('Kill session:s-42?');
     expect(frame).toContain('It reaches 3 connected agents, which have spent $0.50 so far.');
-    expect(frame).toContain('y kill   any other key cancel (default)');
+    expect(frame).toContain('y to kill session:s-42 — 3 agents  any other key cancels');
+    expect(frame.split('\n').at(-1)).toBe('y to kill session:s-42 — 3 agents  any other key cancels');
     expect(frame).toContain('Pending approvals (1)');
     const all = draw(run(state, press('X')), columns, rows);
     expect(all).toContain('Kill global: ALL agents?');
     expect(all).toContain('It reaches 4 connected agents, which have spent $1.24 so far.');
+    expect(all).toContain('y to kill ALL — 4 agents');
   });
 
   it('grant input: target, figures, what was typed, and the reason a typed amount is refused', () => {
@@ -191,7 +193,7 @@ describe('a terminal below 80×24', () => {
     [40, 12],
   ])('%i×%i says so instead of drawing', (columns, rows) => {
     const out = renderSized(themed(<Screen state={replay()} size={{ columns, rows }} />), columns, rows);
-    expect(plain(out.lastFrame())).toBe(`terminal too small: ${columns}×${rows}, need 80×24\nenlarge the window, or press q to quit`);
+    expect(plain(out.lastFrame())).toBe(`terminal too small: ${columns}×${rows}, need 80×24\nq quit\nother keys wait for a bigger window`);
   });
 });
 
@@ -203,5 +205,32 @@ describe('long lists', () => {
     expect(frame).toMatch(/Scopes \d+–\d+ of 52/);
     expect(frame).toMatch(/› +agent:a17 /);
     expect(RECORDED).toHaveLength(13);
+  });
+});
+
+describe('issue 13: every action names its target, at 80×24', () => {
+  const state = replay();
+
+  it('the footer names the scope x would kill and its agents, and keeps X and r', () => {
+    const onAgent = run(state, press('j'), press('j'), press('j'), press('j'), press('j'), press('j'));
+    const footer = draw(onAgent, 80, 24).split('\n').at(-1) ?? '';
+    expect(footer).toMatch(/x kill agent:research-1 {2}X kill all {2}r resume/);
+    const onPrompt = draw(run(state, press('j')), 80, 24).split('\n').at(-1) ?? '';
+    expect(onPrompt).toContain('x kill agent:loop-3  X kill all  r resume');
+  });
+
+  it('prompt details list only keys that work there, naming the prompt and the agent', () => {
+    const frame = draw(run(state, press('j'), press('enter')), 80, 24);
+    expect(frame).toContain('a approve · o once · d deny · g grant · x kill agent:loop-3 · esc close');
+    const scopeFrame = draw(run(state, press('j'), press('j'), press('j'), press('j'), press('enter')), 80, 24);
+    expect(scopeFrame).toContain('g grant · x kill session:s-42 · r resume · esc close');
+  });
+
+  it('a large grant asks, showing the limit before and after', () => {
+    const asking = run(state, press('j'), press('j'), press('j'), press('j'), press('g'), type('1000000'), press('enter'));
+    const frame = draw(asking, 80, 24);
+    expect(frame).toContain('Grant +$1000000 to session:s-42: spent $0.50, limit $1?');
+    expect(frame).toContain('It is over $10: limit $1 → $1000001.');
+    expect(frame.split('\n').at(-1)).toBe('y to grant +$1000000 to session:s-42  any other key cancels');
   });
 });

@@ -1,23 +1,27 @@
 import { useStdout } from 'ink';
-import { useEffect, useState } from 'react';
+import { type Dispatch, useEffect } from 'react';
+import type { Clock } from '../feed-client.js';
 import type { Size } from '../layout.js';
+import type { Action } from '../reducer.js';
+import { DEFAULT_SIZE } from '../state.js';
 
-function read(stdout: NodeJS.WriteStream): Size {
-  // Not a TTY (or a test stream): assume the minimum the dashboard is designed for.
-  return { columns: stdout.columns || 80, rows: stdout.rows || 24 };
+/** The terminal's size now; a stream that is not a TTY (or a test stream) is taken to be the minimum. */
+export function readSize(stdout: NodeJS.WriteStream): Size {
+  return { columns: stdout.columns || DEFAULT_SIZE.columns, rows: stdout.rows || DEFAULT_SIZE.rows };
 }
 
-/** The terminal's size, updated live on resize. */
-export function useTerminalSize(): Size {
+/**
+ * Hands every resize to the reducer, which both draws from the size and reads keys by it (the
+ * too-small screen binds only q): one size for what is seen and what keys do.
+ */
+export function useTerminalSize(clock: Clock, dispatch: Dispatch<Action>): void {
   const { stdout } = useStdout();
-  const [size, setSize] = useState(() => read(stdout));
   useEffect(() => {
-    const onResize = (): void => setSize(read(stdout));
+    const onResize = (): void => dispatch({ type: 'resize', size: readSize(stdout), now_ms: clock.now() });
     stdout.on('resize', onResize);
     onResize();
     return () => {
       stdout.off('resize', onResize);
     };
-  }, [stdout]);
-  return size;
+  }, [stdout, clock, dispatch]);
 }

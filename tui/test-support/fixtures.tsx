@@ -67,6 +67,7 @@ export function scope(overrides: Partial<FeedScope> & Pick<FeedScope, 'kind' | '
     state: 'idle',
     limit_source: 'none',
     kill_reason: null,
+    killed_by: null,
     ...overrides,
   };
 }
