@@ -7,7 +7,7 @@ export function register(program: Command): void {
   program
     .command('prompts')
     .description('pending overdraft prompts, oldest first (answer with grant or deny)')
-    .option('--json', 'print the prompts as a JSON array (stable, see SPEC §5)')
+    .option('--json', 'print the prompts as a JSON array (stable; JSON Schema in docs/json/prompts.schema.json)')
     .action(async (_options: unknown, command: Command) => {
       const options = optionsOf(command, { json: 'boolean' });
       const result = await withOperator(command, (client) => client.request({ type: 'prompts' }));

@@ -10,7 +10,7 @@ export function register(program: Command): void {
   program
     .command('status')
     .description('budgets of every scope: spent/limit, pressure, burn rate, kills, breakers')
-    .option('--json', 'print the daemon status as JSON (stable, see SPEC §5)')
+    .option('--json', 'print the daemon status as JSON (stable; JSON Schema in docs/json/status.schema.json)')
     .option('--line', 'print one line for status bars and exit')
     .action(async (_options: unknown, command: Command) => {
       const { json, line } = optionsOf(command, { json: 'boolean', line: 'boolean' });
