@@ -56,7 +56,7 @@ describe('delegation across a restart', () => {
     dirs.push(stateDir);
     let daemon = await startDaemonProcess({ stateDir });
     const op = await OperatorClient.connect({ url: daemon.url, token: daemon.operatorToken });
-    expect(await op.request({ type: 'kill', scope: 'task:kt', reason: 'runaway' })).toMatchObject({ ok: true });
+    expect(await op.request({ type: 'kill', scope: 'task:kt', reason: 'runaway', create: true })).toMatchObject({ ok: true });
     await daemon.kill9();
     await op.close().catch(() => {});
     daemon = await startDaemonProcess({ stateDir });
