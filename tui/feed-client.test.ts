@@ -125,6 +125,16 @@ describe('FeedClient', () => {
     expect(of('connection').at(-1)?.connection).toMatchObject({ kind: 'reconnecting', reason: 'no feed from the daemon for 5s' });
   });
 
+  it('carries who is acting on every command, so two operators can be told apart in the ledger and alerts', () => {
+    client.stop();
+    client = new FeedClient({ connect: server.connect, random: () => 0.5, actor: 'top:alice@box' });
+    client.start((a) => actions.push(a));
+    server.last.events.onOpen();
+    server.frame(0);
+    client.send([{ type: 'kill', id: 'tui-9', scope: 'task:t-8' }]);
+    expect(JSON.parse(server.last.sent.at(-1) ?? '{}')).toMatchObject({ type: 'kill', id: 'tui-9', actor: 'top:alice@box' });
+  });
+
   it('sends commands only while live, and matches each answer, timeout or lost connection to its id', () => {
     client.send([{ type: 'kill', id: 'tui-1', all: true }]);
     expect(of('result').at(-1)).toMatchObject({ id: 'tui-1', ok: false, message: 'not connected to the daemon; nothing was sent' });

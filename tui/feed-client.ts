@@ -29,6 +29,8 @@ export interface FeedSource {
 }
 
 export interface FeedClientOptions {
+  /** Who is acting, carried on every command (`top:<user>@<host>`): two operators can be told apart. */
+  readonly actor?: string;
   readonly connect: Connect;
   readonly clock?: Clock;
   readonly random?: () => number;
@@ -71,8 +73,11 @@ export class FeedClient implements FeedSource {
   #lastReason = '';
   #stopped = false;
 
+  readonly #actor: string | undefined;
+
   constructor(options: FeedClientOptions) {
     this.#connect = options.connect;
+    this.#actor = options.actor;
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
     this.#outageSince = this.#clock.now();
@@ -97,7 +102,7 @@ export class FeedClient implements FeedSource {
 
   send(commands: readonly Outgoing[]): void {
     for (const command of commands) {
-      const checked = OperatorFrame.safeParse(command);
+      const checked = OperatorFrame.safeParse(this.#actor === undefined ? command : { ...command, actor: this.#actor });
       if (!checked.success) this.#answer(command.id, false, `not sent: ${describeIssue(checked.error)}`);
       else if (!this.#live || !this.#socket) this.#answer(command.id, false, 'not connected to the daemon; nothing was sent');
       else {

@@ -1,3 +1,4 @@
+import { clientActor } from '../shared/client/actor.js';
 import { render } from 'ink';
 import { App } from './app.js';
 import { FeedClient } from './feed-client.js';
@@ -18,7 +19,7 @@ export async function mountTop(options: TopOptions): Promise<void> {
   const stdout = options.stdout ?? process.stdout;
   const stdin = options.stdin ?? process.stdin;
   const fixed = { url: options.url, token: options.token };
-  const source = new FeedClient({ connect: wsConnect(options.reresolve ?? (() => fixed)) });
+  const source = new FeedClient({ connect: wsConnect(options.reresolve ?? (() => fixed)), actor: clientActor('top') });
   const fullScreen = stdout.isTTY === true;
   let restored = false;
   const restore = (): void => {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { cliActor } from '../actor.js';
+import { cliActor } from '../../shared/client/actor.js';
 import { withOperator } from '../context.js';
 import { parsePromptId } from '../flags.js';
 

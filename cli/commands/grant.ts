@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { cliActor } from '../actor.js';
+import { cliActor } from '../../shared/client/actor.js';
 import { optionsOf, usageError, withOperator } from '../context.js';
 import { CommandFailure } from '../exit.js';
 import { type GrantTarget, parseGrantTarget, parseTokens, parseUsd } from '../flags.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { KeyJson } from '../../shared/protocol/operator.js';
-import { cliActor } from '../actor.js';
+import { cliActor } from '../../shared/client/actor.js';
 import { optionsOf, withOperator } from '../context.js';
 import { parseKeyLabel, parseLifetime, parseScope } from '../flags.js';
 import { renderTable } from '../format/table.js';

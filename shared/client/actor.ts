@@ -14,12 +14,16 @@ function osUser(): string {
 }
 
 /**
- * How the CLI names itself in the ledger and in alerts: `cli:<os user>@<host>`, so two
- * operators' kills and grants can be told apart. Characters the protocol does not take become
- * `_`; the host is cut first when it is too long, so the user always shows.
+ * How an operator client names itself in the ledger and in alerts: `cli:<os user>@<host>`,
+ * `top:<os user>@<host>`, so two operators' kills and grants can be told apart. Characters the
+ * protocol does not take become `_`; the host is cut first when it is too long, so the user always shows.
  */
-export function cliActor(user: string = osUser(), host: string = hostname()): string {
+export function clientActor(client: 'cli' | 'top', user: string = osUser(), host: string = hostname()): string {
   const clean = (s: string): string => s.replace(NOT_ACTOR_CHAR, '_') || '_';
-  const who = `cli:${clean(user)}`.slice(0, MAX_ACTOR_CHARS - 2);
+  const who = `${client}:${clean(user)}`.slice(0, MAX_ACTOR_CHARS - 2);
   return `${who}@${clean(host)}`.slice(0, MAX_ACTOR_CHARS);
+}
+
+export function cliActor(user?: string, host?: string): string {
+  return clientActor('cli', user, host);
 }

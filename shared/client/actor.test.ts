@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Actor } from '../shared/protocol/operator.js';
+import { Actor } from '../protocol/operator.js';
 import { cliActor } from './actor.js';
 
 describe('cliActor', () => {
