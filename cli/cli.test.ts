@@ -270,16 +270,16 @@ describe('operator commands against a daemon', () => {
   it('status --line prints one line', async () => {
     const r = await cli(['status', '--line'], { SPENDGUARD_STATE_DIR: stateDir });
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe('$3.42/$20 today · $0.21/min · 2 prompts · !! crit 93% task:t-7 · 1 killed\n');
+    expect(r.stdout).toBe('$3.42/$20.00 today · $0.21/min · 2 prompts · !! crit 93% task:t-7 · 1 killed\n');
   });
 
   it('status prints a table with word + glyph + number pressure', async () => {
     const r = await cli(['status', '--state-dir', stateDir]);
     expect(r.code).toBe(0);
     const lines = r.stdout.split('\n');
-    expect(lines.find((l) => l.startsWith('global'))).toMatch(/\$3\.42\/\$20 today .* ok 17% .*\$0\.21 .* closed$/);
-    expect(lines.find((l) => l.startsWith('global'))).toMatch(/today +\$0\.10 +ok/);
-    expect(lines.find((l) => l.startsWith('task:t-7'))).toMatch(/\$0\.93\/\$1 .* !! crit 93% .* KILLED +open$/);
+    expect(lines.find((l) => l.startsWith('global'))).toMatch(/^global +\$3\.42 +\$20\.00 +today .* ok 17% .*\$0\.21\/min .* closed$/);
+    expect(lines.find((l) => l.startsWith('global'))).toMatch(/today +\$0\.10 +0 +ok 17%/);
+    expect(lines.find((l) => l.startsWith('task:t-7'))).toMatch(/\$0\.93 +\$1\.00 .* 12k\/100k +!! crit 93% .* KILLED +open$/);
   });
 
   it('prompts --json prints the prompt array; the table names each prompt', async () => {

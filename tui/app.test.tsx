@@ -86,7 +86,7 @@ describe('App: keys end to end (stdin → key table → reducer → screen / soc
     const { keys, source, frame } = await mount();
     await keys('a');
     expect(source.sent).toEqual([{ type: 'grant', id: 'tui-1', target: 'p1-23' }]);
-    expect(frame()).toContain('approve p1-23 (agent:loop-3 on session:nightly) +$1…');
+    expect(frame()).toContain('approve p1-23 (agent:loop-3 on session:nightly) +$1.00…');
     await act(async () => source.push({ type: 'result', id: 'tui-1', ok: true, message: 'granted +$1.00 on session:nightly for p1-23', now_ms: T0 }));
     expect(frame().split('\n').at(-1)).toBe('granted +$1.00 on session:nightly for p1-23');
     await keys('j', 'o', 'd');
@@ -165,7 +165,7 @@ describe('App: keys end to end (stdin → key table → reducer → screen / soc
     await act(async () => resize(screen.stdout, 60, 20));
     expect(frame()).toContain('terminal too small: 60×20, need 80×24');
     await act(async () => resize(screen.stdout, 100, 30));
-    expect(frame()).toContain('$/min');
+    expect(frame()).toContain('/min now');
   });
 
   it('q quits (the feed stops); so does Ctrl-C, even inside a dialog', async () => {

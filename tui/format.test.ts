@@ -12,7 +12,8 @@ describe('format', () => {
   it('shows — for unknown rates instead of inventing a number', () => {
     expect(rate(null)).toBe('—');
     expect(rate(0.21)).toBe('0.21');
-    expect(rate(0)).toBe('0');
+    expect(rate(0)).toBe('0.00');
+    expect(rate(0.0325)).toBe('0.0325');
   });
 
   it('draws bars in eighths, capped at full, blank without a limit', () => {

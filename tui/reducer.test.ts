@@ -144,12 +144,12 @@ describe('reducer: kill, resume, grant', () => {
   it('matches results to commands and shows the answer', () => {
     const sent = run(replay(), press('a'), { type: 'sent', ids: ['tui-1'] });
     expect(sent.outbox).toEqual([]);
-    expect(sent.inflight.get('tui-1')).toBe(`approve p1-23 (agent:loop-3 on session:nightly) +$1`);
+    expect(sent.inflight.get('tui-1')).toBe(`approve p1-23 (agent:loop-3 on session:nightly) +$1.00`);
     const ok = reducer(sent, { type: 'result', id: 'tui-1', ok: true, message: 'granted +$1.00 on session:nightly for p1-23', now_ms: T0 });
     expect(ok.inflight.size).toBe(0);
     expect(ok.flash).toEqual({ level: 'info', text: 'granted +$1.00 on session:nightly for p1-23', at_ms: T0 });
     const failed = reducer(sent, { type: 'result', id: 'tui-1', ok: false, message: 'INVALID: target: no pending prompt p1-23', now_ms: T0 });
-    expect(failed.flash?.text).toBe('approve p1-23 (agent:loop-3 on session:nightly) +$1 failed: INVALID: target: no pending prompt p1-23');
+    expect(failed.flash?.text).toBe('approve p1-23 (agent:loop-3 on session:nightly) +$1.00 failed: INVALID: target: no pending prompt p1-23');
   });
 });
 
@@ -286,7 +286,7 @@ describe('issue 13: large grants ask first, nothing at or below zero is sent', (
   it('g 1000000 ⏎ grants nothing until y, which sends it confirmed; any other key cancels', () => {
     const asking = run(onSession(), press('g'), type('1000000'), press('enter'));
     expect(asking.outbox).toEqual([]);
-    expect(asking.mode).toEqual({ kind: 'confirm-grant', target: { kind: 'scope', scope: 'session:s-42' }, amount: { add_usd: 1_000_000 }, limit_now: 1, limit_after: 1_000_001, why: 'over $10' });
+    expect(asking.mode).toEqual({ kind: 'confirm-grant', target: { kind: 'scope', scope: 'session:s-42' }, amount: { add_usd: 1_000_000 }, limit_now: 1, limit_after: 1_000_001, why: 'over $10.00' });
     expect(run(asking, press('y')).outbox).toEqual([{ type: 'grant', id: 'tui-1', target: 'session:s-42', add_usd: 1_000_000, confirmed: true }]);
     for (const key of ['n', 'enter', 'Y', 'g']) expect(run(asking, press(key)).outbox, key).toEqual([]);
     const burst = { type: 'key' as const, press: { name: 'y', text: 'y', burst: true as const }, now_ms: T0 };
@@ -295,7 +295,7 @@ describe('issue 13: large grants ask first, nothing at or below zero is sent', (
 
   it('asks when the amount is more than the scope’s current limit, even under $10', () => {
     const asking = run(onSession(), press('g'), type('1.5'), press('enter'));
-    expect(asking.mode).toMatchObject({ kind: 'confirm-grant', why: 'more than its $1 limit', limit_now: 1, limit_after: 2.5 });
+    expect(asking.mode).toMatchObject({ kind: 'confirm-grant', why: 'more than its $1.00 limit', limit_now: 1, limit_after: 2.5 });
     const prompt = run(replay(), press('j'), press('g'), type('2'), press('enter'));
     expect(prompt.mode).toMatchObject({ kind: 'confirm-grant', target: { kind: 'prompt', prompt: 'p1-23' } });
     expect(run(prompt, press('y')).outbox).toEqual([{ type: 'grant', id: 'tui-1', target: 'p1-23', add_usd: 2, confirmed: true }]);

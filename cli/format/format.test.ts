@@ -4,7 +4,7 @@ import { parseSince } from '../flags.js';
 import { formatPressure } from '../../shared/format/pressure.js';
 import { bindingUsage, formatUsage } from '../../shared/format/usage.js';
 import { ledgerWarning, renderStatusLine, renderStatusTable } from './status.js';
-import { count, duration, usd } from '../../shared/format/units.js';
+import { count, duration, usd, usdColumn } from '../../shared/format/units.js';
 
 function scope(overrides: Partial<ScopeStatus>): ScopeStatus {
   return {
@@ -48,16 +48,28 @@ describe('formatPressure', () => {
 });
 
 describe('units', () => {
-  it('prints dollars without float noise or needless zeros', () => {
-    expect([usd(20), usd(3.42), usd(0.21), usd(0.1), usd(0.0042), usd(0), usd(150.4)]).toEqual([
-      '$20',
+  it('prints money in one format: at least 2 decimals, 3 significant digits below $1, thousands grouped', () => {
+    expect([usd(0.0325), usd(0.00412), usd(5), usd(12.5), usd(1234.5)]).toEqual(['$0.0325', '$0.00412', '$5.00', '$12.50', '$1,234.50']);
+    expect([usd(20), usd(3.42), usd(0.21), usd(0.1), usd(0.0042), usd(0), usd(150.4), usd(0.123456), usd(0.0999)]).toEqual([
+      '$20.00',
       '$3.42',
       '$0.21',
       '$0.10',
       '$0.0042',
-      '$0',
-      '$150',
+      '$0.00',
+      '$150.40',
+      '$0.123',
+      '$0.0999',
     ]);
+    // No float noise, and 0.9996 is a dollar, not $1.000.
+    expect([usd(0.1 + 0.2), usd(0.9996), usd(0.0045000000000000005)]).toEqual(['$0.30', '$1.00', '$0.0045']);
+  });
+
+  it('gives a column of amounts one number of decimals, fewer (not under 2) when a width demands it', () => {
+    expect(usdColumn([5, 0.0325, null, 1234.5])).toEqual(['$5.0000', '$0.0325', '—', '$1,234.5000']);
+    expect(usdColumn([20, 1])).toEqual(['$20.00', '$1.00']);
+    expect(usdColumn([5, 0.00412], 7)).toEqual(['$5.0000', '$0.0041']);
+    expect(usdColumn([1234.5, 0.0325], 6)).toEqual(['$1,234.50', '$0.03']);
   });
 
   it('abbreviates counts and durations', () => {
@@ -75,16 +87,24 @@ describe('status', () => {
 
   it('--line falls back to total spend and — when burn is unknown', () => {
     const line = renderStatusLine(status({ global: scope({ spent: { cost_usd: 1.5 }, limit: { cost_usd: 10 } }) }, 1));
-    expect(line).toBe('$1.50/$10 total · —/min · 1 prompt · ok');
+    expect(line).toBe('$1.50/$10.00 total · —/min · 1 prompt · ok');
+  });
+
+  it('--line words burn and run-out as the TUI header does, and only when there is a projection', () => {
+    const busy = status({
+      global: scope({ spent: { cost_usd: 1.5 }, limit: { cost_usd: 10 }, burn_usd_per_min_1m: 0.0325123, exhaustion_ms: 900_000 }),
+      'task:t': scope({ burn_usd_per_min_1m: 0, exhaustion_ms: 1_000 }),
+    });
+    expect(renderStatusLine(busy)).toBe('$1.50/$10.00 total · $0.0325/min · runs out in 15m00s: global · 0 prompts · ok');
   });
 
   it('--line without any scope yet', () => {
-    expect(renderStatusLine(status({}))).toBe('$0 today · —/min · 0 prompts · ok');
+    expect(renderStatusLine(status({}))).toBe('$0.00 today · —/min · 0 prompts · ok');
   });
 
   it('says LEDGER UNAVAILABLE instead of ok while the ledger cannot be written, and first in the table', () => {
     const down = { ...status({ global: scope({ spent: { cost_usd: 1.5 }, limit: { cost_usd: 10 } }) }), ledger: { writable: false, error: 'database or disk is full', since_ms: 0 } };
-    expect(renderStatusLine(down)).toBe('$1.50/$10 total · —/min · 0 prompts · LEDGER UNAVAILABLE');
+    expect(renderStatusLine(down)).toBe('$1.50/$10.00 total · —/min · 0 prompts · LEDGER UNAVAILABLE');
     const warned = { ...down, scopes: { global: scope({ spent: { cost_usd: 9.5 }, limit: { cost_usd: 10 }, pressure: 'critical', ratio: 0.95 }) } };
     expect(renderStatusLine(warned)).toMatch(/ global · LEDGER UNAVAILABLE$/);
     const table = renderStatusTable(down);
@@ -104,6 +124,28 @@ describe('parseSince', () => {
 
   it.each(['yesterday', '24', '-1h', '2025-13-01', '2025-02-30'])('rejects %j', (text) => {
     expect(() => parseSince(text, now)).toThrow(/duration like 24h/);
+  });
+});
+
+describe('money columns in the status table', () => {
+  it('puts spent, limit and reserved in dollar columns with one number of decimals each, and tokens in their own column', () => {
+    const out = renderStatusTable(
+      status({
+        global: scope({ spent: { cost_usd: 12.5 }, limit: { cost_usd: 100 }, burn_usd_per_min_1m: 0.5 }),
+        'task:a': scope({ spent: { cost_usd: 0.0325, tokens: 90_000 }, limit: { cost_usd: 5, tokens: 100_000 }, reserved: { cost_usd: 0.00412 }, burn_usd_per_min_1m: 0.0042 }),
+      }),
+    ).split('\n');
+    const head = out.findIndex((l) => l.startsWith('SCOPE'));
+    expect(out[head]).toMatch(/^SCOPE +SPENT +LIMIT +PER +RESERVED +TOKENS +PRESSURE +BURN +EMPTY IN/);
+    const global = out.find((l) => l.startsWith('global')) ?? '';
+    const task = out.find((l) => l.startsWith('task:a')) ?? '';
+    expect(global).toMatch(/^global +\$12\.5000 +\$100\.00 +— +— +0 +ok — +\$0\.50\/min /);
+    expect(task).toMatch(/^task:a +\$0\.0325 +\$5\.00 +— +\$0\.00412 +90k\/100k +ok — +\$0\.0042\/min /);
+    // Right-aligned with a common number of decimals: the points sit in the same column.
+    const point = (line: string, figure: string): number => line.indexOf(figure) + figure.indexOf('.');
+    expect(point(global, '$12.5000')).toBe(point(task, '$0.0325'));
+    // No dollar figure carries a token count, and no token cell a dollar sign.
+    expect(task).not.toMatch(/\$[\d.,]+\/[\d.]+k/);
   });
 });
 

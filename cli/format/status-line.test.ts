@@ -49,6 +49,7 @@ const breakages: ReadonlyArray<readonly [string, (s: Record<string, unknown>) =>
   ['a ratio is a string', (s) => (scopeOf(s).ratio = '0.5')],
   ['killed is missing', (s) => delete scopeOf(s).killed],
   ['burn is a string', (s) => (scopeOf(s).burn_usd_per_min_1m = '1')],
+  ['exhaustion is a string', (s) => (scopeOf(s).exhaustion_ms = '1')],
   ['spent holds a string', (s) => (scopeOf(s).spent = { cost_usd: '1' })],
   ['limit nests twice', (s) => (scopeOf(s).limit = { per_day: { cost_usd: { x: 1 } } })],
 ];

@@ -1,9 +1,10 @@
 import type { Pressure } from '../../shared/protocol/agent.js';
 import type { LedgerHealth, ScopeStatus, StatusJson } from '../../shared/protocol/operator.js';
 import { formatPressure, isPressure, pressureRank } from '../../shared/format/pressure.js';
-import { amount, amountAt, bindingUsage, formatUsage } from '../../shared/format/usage.js';
+import { amountAt, costUsage, formatTokens, tokenUsage, windowOf } from '../../shared/format/usage.js';
+import { burnText, exhaustionText, nextExhaustion } from '../../shared/format/projection.js';
 import { renderTable } from './table.js';
-import { duration, plural, usd } from '../../shared/format/units.js';
+import { duration, plural, usd, usdColumn } from '../../shared/format/units.js';
 
 const KIND_ORDER = ['global', 'user', 'session', 'task', 'agent'];
 
@@ -38,25 +39,31 @@ export function renderStatusTable(status: StatusJson): string {
   ].join('\n');
   const scopes = sortedScopes(status);
   if (scopes.length === 0) return `${header}\n\nno scopes yet: no agent has connected\n`;
-  const rows = scopes.map(([id, s]) => {
-    const usage = bindingUsage(s);
-    const dim = usage.path[usage.path.length - 1] ?? 'cost_usd';
-    return [
-      id,
-      formatUsage(usage),
-      usage.reserved > 0 ? amount(dim, usage.reserved) : '—',
-      formatPressure(s.pressure, s.ratio),
-      s.burn_usd_per_min_1m === null ? '—' : usd(s.burn_usd_per_min_1m),
-      s.exhaustion_ms === null ? '—' : duration(s.exhaustion_ms),
-      String(s.agents),
-      killedText(s),
-      s.breaker,
-    ];
-  });
+  const costs = scopes.map(([, s]) => costUsage(s));
+  // Each dollar column has one number of decimals, so the points line up (issue 13).
+  const spent = usdColumn(costs.map((u) => u.spent));
+  const limits = usdColumn(costs.map((u) => u.limit ?? null));
+  const reserved = usdColumn(costs.map((u) => (u.reserved > 0 ? u.reserved : null)));
+  const rows = scopes.map(([id, s], i) => [
+    id,
+    spent[i] ?? '—',
+    limits[i] ?? '—',
+    windowOf(costs[i] ?? costUsage(s)),
+    reserved[i] ?? '—',
+    formatTokens(tokenUsage(s)),
+    formatPressure(s.pressure, s.ratio),
+    // The same string as the TUI header and `status --line` (issue 13): a rate is one figure
+    // everywhere, so this column is not padded to common decimals like the amounts are.
+    s.burn_usd_per_min_1m === null ? '—' : burnText(s.burn_usd_per_min_1m),
+    s.exhaustion_ms === null ? '—' : duration(s.exhaustion_ms),
+    String(s.agents),
+    killedText(s),
+    s.breaker,
+  ]);
   const table = renderTable(
-    ['SCOPE', 'SPENT/LIMIT', 'RESERVED', 'PRESSURE', '$/MIN', 'EMPTY IN', 'AGENTS', 'KILLED', 'BREAKER'],
+    ['SCOPE', 'SPENT', 'LIMIT', 'PER', 'RESERVED', 'TOKENS', 'PRESSURE', 'BURN', 'EMPTY IN', 'AGENTS', 'KILLED', 'BREAKER'],
     rows,
-    ['left', 'left', 'right', 'left', 'right', 'right', 'right', 'left', 'left'],
+    ['left', 'right', 'right', 'left', 'right', 'right', 'left', 'right', 'right', 'right', 'left', 'left'],
   );
   return `${header}\n\n${table}`;
 }
@@ -67,9 +74,12 @@ export function killedText(s: Pick<ScopeStatus, 'killed' | 'killed_by'>): string
   return s.killed_by === null ? '—' : `KILLED (by ${s.killed_by})`;
 }
 
+type StatusLineScope = Pick<ScopeStatus, 'limit' | 'spent' | 'pressure' | 'ratio' | 'killed' | 'burn_usd_per_min_1m' | 'exhaustion_ms'> &
+  Partial<Pick<ScopeStatus, 'killed_by' | 'burn_tokens_per_min_1m'>>;
+
 /** What `status --line` prints from: a part of `StatusJson`, so a whole status will do. */
 export interface StatusLineView {
-  readonly scopes: Readonly<Record<string, Pick<ScopeStatus, 'limit' | 'spent' | 'pressure' | 'ratio' | 'killed' | 'burn_usd_per_min_1m'>>>;
+  readonly scopes: Readonly<Record<string, StatusLineScope>>;
   readonly prompts: number;
   readonly ledger: Pick<LedgerHealth, 'writable'>;
 }
@@ -105,10 +115,14 @@ export function renderStatusLine(status: StatusLineView): string {
       const limit = amountAt(global.limit, ['cost_usd']);
       parts.push(`${usd(amountAt(global.spent, ['cost_usd']) ?? 0)}${limit === undefined ? '' : `/${usd(limit)}`} total`);
     }
-    parts.push(`${global.burn_usd_per_min_1m === null ? '—' : usd(global.burn_usd_per_min_1m)}/min`);
+    parts.push(burnText(global.burn_usd_per_min_1m));
   } else {
-    parts.push(`${usd(0)} today`, '—/min');
+    parts.push(`${usd(0)} today`, burnText(null));
   }
+  // Only a real projection: a status bar has no room for "—". Which scope waits on a prompt is
+  // not in this view; the prompt count below says that there is one.
+  const next = nextExhaustion(status.scopes);
+  if (next.kind !== 'none') parts.push(exhaustionText(next));
   parts.push(plural(status.prompts, 'prompt'));
   const w = worst(status);
   const pressureOk = !w || w.pressure === 'ok';
@@ -139,14 +153,17 @@ export function readStatusLine(raw: unknown): Read<StatusLineView> {
   for (const [id, scope] of Object.entries(raw.scopes)) {
     const at = `status.scopes.${id}`;
     if (!isRecord(scope)) return fail(at, 'expected an object');
-    const { limit, spent, pressure, ratio, killed, burn_usd_per_min_1m } = scope;
+    const { limit, spent, pressure, ratio, killed, burn_usd_per_min_1m, exhaustion_ms } = scope;
     if (!isAmounts(limit)) return fail(`${at}.limit`, 'expected amounts');
     if (!isAmounts(spent)) return fail(`${at}.spent`, 'expected amounts');
     if (!isPressure(pressure)) return fail(`${at}.pressure`, 'expected ok, warning, critical or exceeded');
     if (!isNumberOrNull(ratio)) return fail(`${at}.ratio`, 'expected a number or null');
     if (typeof killed !== 'boolean') return fail(`${at}.killed`, 'expected a boolean');
     if (!isNumberOrNull(burn_usd_per_min_1m)) return fail(`${at}.burn_usd_per_min_1m`, 'expected a number or null');
-    scopes[id] = { limit, spent, pressure, ratio, killed, burn_usd_per_min_1m };
+    if (!isNumberOrNull(exhaustion_ms)) return fail(`${at}.exhaustion_ms`, 'expected a number or null');
+    const killed_by = typeof scope.killed_by === 'string' ? scope.killed_by : null;
+    const burn_tokens_per_min_1m = typeof scope.burn_tokens_per_min_1m === 'number' ? scope.burn_tokens_per_min_1m : null;
+    scopes[id] = { limit, spent, pressure, ratio, killed, burn_usd_per_min_1m, exhaustion_ms, killed_by, burn_tokens_per_min_1m };
   }
   return { ok: true, value: { scopes, prompts: raw.prompts, ledger: { writable: ledger.writable } } };
 }

@@ -1,3 +1,4 @@
+import { usd } from '../../shared/format/units.js';
 import { nanoToUsd } from '../../shared/money/money.js';
 import { COST, TOKENS, type Deltas } from './deltas.js';
 import { limitsOf, periods } from './context.js';
@@ -9,9 +10,9 @@ import type { ScopeState } from './state.js';
 
 /** How limits, amounts and refusals read in messages and in the welcome's budgets. */
 
+/** Dollars in messages read as everywhere else (shared/format/units.ts `usd`): one money format. */
 export function formatNano(nano: number): string {
-  const usd = nano / 1e9;
-  return `$${usd >= 1 ? usd.toFixed(2) : usd.toFixed(4)}`;
+  return usd(nanoToUsd(nano));
 }
 
 export function checkName(c: Check): string {

@@ -131,6 +131,41 @@ describe('engine: limit rules', () => {
     expect(t.exhaustion_ms).toBe(Math.round(((500_000 - 19_000) / 6000) * 60_000));
   });
 
+  it('issue 13: no run-out time without a burn to project it from, or without a limit to run out of', () => {
+    const d = new EngineDriver({ limits: { task: { cost_usd: 1, mode: 'hard' } } });
+    const c = d.connect(hello);
+    const status = (id: string) => scopeStatus(d.engine.view, d.engine.scopes.get(id as never) as never);
+    // Free calls for 3 minutes: the rate is known and it is zero — nothing runs out, not "in 0s".
+    for (let i = 0; i <= 18; i++) {
+      d.request(c, { type: 'spend', id: `z${i}`, key: `z${i}`, cost_usd: 0, input_tokens: 0, output_tokens: 0 });
+      d.advance(10_000);
+    }
+    expect(status('task:t1')).toMatchObject({ burn_usd_per_min_1m: 0, exhaustion_ms: null });
+    // Now it burns: the task (limited) gets a projection, the agent (no limit of its own) none.
+    for (let i = 0; i <= 12; i++) {
+      d.request(c, { type: 'spend', id: `p${i}`, key: `p${i}`, cost_usd: 0.01 });
+      d.advance(5_000);
+    }
+    expect(status('task:t1').exhaustion_ms).toBeGreaterThan(0);
+    expect(status('agent:a1').burn_usd_per_min_1m).toBeGreaterThan(0);
+    expect(status('agent:a1').exhaustion_ms).toBeNull();
+  });
+
+  it('issue 13: overshoot alerts once per crossing of a limit, not once per spend over it', () => {
+    const d = new EngineDriver({ limits: { task: { cost_usd: 1, mode: 'hard' } } });
+    const c = d.connect(hello);
+    const overshoots = () => d.engine.alerts.filter((a) => a.kind === 'overshoot').length;
+    expect(d.request(c, { type: 'spend', id: 's0', key: 'k0', cost_usd: 0.9 })).toMatchObject({ over: false });
+    for (let i = 1; i <= 5; i++) expect(d.request(c, { type: 'spend', id: `s${i}`, key: `k${i}`, cost_usd: 0.2 })).toMatchObject({ over: true });
+    expect(overshoots()).toBe(1);
+    // The operator lifts the limit: back under it, the next crossing alerts again.
+    d.operator({ type: 'grant', id: 'g', target: 'task:t1', add_usd: 5, confirmed: true });
+    expect(d.request(c, { type: 'spend', id: 'u', key: 'ku', cost_usd: 0.1 })).toMatchObject({ over: false });
+    expect(overshoots()).toBe(1);
+    d.request(c, { type: 'spend', id: 'big', key: 'kbig', cost_usd: 5 });
+    expect(overshoots()).toBe(2);
+  });
+
   it('a prompt projects its spend against the limit that binds it, a per_day window included', () => {
     const d = new EngineDriver({ limits: { session: { cost_usd: 50, per_day: { cost_usd: 1 }, mode: 'approval' } } });
     const c = d.connect(hello);

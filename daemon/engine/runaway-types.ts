@@ -13,7 +13,8 @@ export interface Refusal {
   readonly confirm?: boolean;
 }
 
-export type AlertKind = 'breaker' | 'loop' | 'amplification' | 'fanout' | 'rate' | 'tool' | 'wall_time';
+// 'overshoot': settlement uses the same once-per-crossing notify/rearm for spend over a limit.
+export type AlertKind = 'breaker' | 'loop' | 'amplification' | 'fanout' | 'rate' | 'tool' | 'wall_time' | 'overshoot';
 export type AlertLevel = 'warning' | 'critical';
 export type AlertSink = (level: AlertLevel, kind: AlertKind, scope: string, message: string) => void;
 

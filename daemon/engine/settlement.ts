@@ -156,8 +156,14 @@ function recordUsage(st: EngineState, conn: LiveConnection, chain: readonly Scop
   const aboveReservation = reservedCost !== undefined && cost > reservedCost;
   if (over || aboveReservation) {
     st.overshoot_total += 1;
-    alert(st, 'critical', 'overshoot', conn.agent.id, `${kind} ${key} of ${formatNano(cost)}${aboveReservation ? ` exceeds its reservation of ${formatNano(reservedCost)}` : ''}${over ? ' and crosses a limit' : ''}`);
+    const message = `${kind} ${key} of ${formatNano(cost)}${aboveReservation ? ` exceeds its reservation of ${formatNano(reservedCost)}` : ''}${over ? ' and crosses a limit' : ''}`;
+    // Over a limit, every later spend is over too: one alert per crossing (the counter still
+    // counts each). A commit above its own reservation is its own event and always says so.
+    if (over) st.runaway.notify(conn.agent, 'overshoot', 'critical', 'overshoot', message);
+    else alert(st, 'critical', 'overshoot', conn.agent.id, message);
   }
+  // Back under every limit: the next crossing alerts again.
+  if (!over) st.runaway.rearm(conn.agent, 'overshoot');
   const ids = chain.map((s) => s.id);
   const named = (kind: string): string => ids.find((id) => id.startsWith(`${kind}:`))?.slice(kind.length + 1) ?? '';
   // The row names the scopes it was charged to (a delegated child's are its delegator's), not what the hello said.

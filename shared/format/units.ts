@@ -1,10 +1,40 @@
-import { formatUsd, NANO_PER_USD } from '../money/money.js';
+import { NANO_PER_USD } from '../money/money.js';
 
-/** `$20`, `$3.42`, `$0.21`, `$0.0042`: shared/money's digits, without trailing zeros past the cents. */
-export function usd(amount: number): string {
-  const text = formatUsd(Math.round(amount * NANO_PER_USD));
-  if (/\.0+$/.test(text)) return text.replace(/\.0+$/, '');
-  return text.replace(/(\.\d\d\d*?)0+$/, '$1');
+/** Decimals never go past the ledger's nano-dollar. */
+const MAX_DECIMALS = 9;
+
+/**
+ * How many decimals `usd` gives an amount: 2 from $1 up (`$5.00`, `$1,234.50`); below $1,
+ * 3 significant digits (`$0.0325`, `$0.00412`), trailing zeros trimmed down to 2 (`$0.21`).
+ */
+export function usdDecimals(amount: number): number {
+  const abs = Math.abs(amount);
+  if (abs === 0 || abs >= 1 || !Number.isFinite(abs)) return 2;
+  const decimals = Math.min(MAX_DECIMALS, Math.max(2, 2 - Math.floor(Math.log10(abs))));
+  const text = abs.toFixed(decimals);
+  // 0.0999 rounds up to 0.100: one significant digit fewer is the same figure.
+  const trimmed = text.replace(/0+$/, '');
+  return Math.max(2, trimmed.length - trimmed.indexOf('.') - 1);
+}
+
+/** `$5.00`, `$12.50`, `$1,234.50`, `$0.0325`, `$0.00412`: the one money format (issue 13). */
+export function usd(amount: number, decimals = usdDecimals(amount)): string {
+  const rounded = Math.round(amount * NANO_PER_USD) / NANO_PER_USD;
+  const text = Math.abs(rounded).toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
+  return `${rounded < 0 && Number(text.replace(/,/g, '')) !== 0 ? '-' : ''}$${text}`;
+}
+
+/**
+ * A column of amounts with one number of decimals, the most any of them needs, so the points
+ * line up when right-aligned: `$5.0000` over `$0.0325`. `null` is `—`. Given a `width`, fewer
+ * decimals (never under 2) rather than a figure cut short.
+ */
+export function usdColumn(amounts: readonly (number | null)[], width = Infinity): string[] {
+  let decimals = Math.max(2, ...amounts.map((a) => (a === null ? 2 : usdDecimals(a))));
+  const widest = (d: number): number => Math.max(0, ...amounts.map((a) => (a === null ? 1 : usd(a, d).length)));
+  // A fixed-width cell (the TUI) gives up digits past the cents before it cuts a figure.
+  while (decimals > 2 && widest(decimals) > width) decimals -= 1;
+  return amounts.map((a) => (a === null ? '—' : usd(a, decimals)));
 }
 
 /** `950`, `12.3k`, `1.5M`. */

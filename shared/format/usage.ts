@@ -55,6 +55,39 @@ export function bindingUsage(scope: ScopeStatus): Usage {
   return best ?? usageAt(scope, ['cost_usd']);
 }
 
+/** The binding limit among the cost dimension only: what the dollar columns show. */
+export function costUsage(scope: ScopeStatus): Usage {
+  return bindingOf(scope, (dim) => dim === 'cost_usd') ?? usageAt(scope, ['cost_usd']);
+}
+
+/** The binding limit among tokens and calls, else lifetime tokens: what the TOKENS column shows. */
+export function tokenUsage(scope: ScopeStatus): Usage {
+  return bindingOf(scope, (dim) => dim !== 'cost_usd') ?? usageAt(scope, ['tokens']);
+}
+
+function bindingOf(scope: ScopeStatus, keep: (dim: string) => boolean): Usage | undefined {
+  let best: Usage | undefined;
+  for (const path of limitPaths(scope.limit)) {
+    if (!keep(path[path.length - 1] ?? '')) continue;
+    const usage = usageAt(scope, path);
+    if (!best || usage.ratio > best.ratio) best = usage;
+  }
+  return best;
+}
+
+/** A TOKENS cell: `90k/100k`, `3/10 calls`, `12.3k` without a limit. */
+export function formatTokens(usage: Usage): string {
+  const dim = usage.path[usage.path.length - 1] ?? 'tokens';
+  const unit = dim === 'tokens' ? '' : dim === 'calls' ? ' calls' : ` ${dim.replace('_tokens', '')}`;
+  const window = usage.path.length === 2 ? WINDOWS[usage.path[0]] : undefined;
+  return `${count(usage.spent)}${usage.limit === undefined ? '' : `/${count(usage.limit)}`}${unit}${window ? ` ${window}` : ''}`;
+}
+
+/** `today`, `hour`, … for a windowed usage; `—` for a lifetime one. */
+export function windowOf(usage: Usage): string {
+  return usage.path.length === 2 ? (WINDOWS[usage.path[0]] ?? '—') : '—';
+}
+
 export function amount(dim: string, n: number): string {
   return dim === 'cost_usd' ? usd(n) : count(n);
 }

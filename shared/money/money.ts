@@ -20,17 +20,6 @@ export function nanoToUsd(nano: Nanousd): number {
   return nano / NANO_PER_USD;
 }
 
-/** `$1.23`, `$0.0042`: enough digits to tell small amounts apart, never float noise. */
-export function formatUsd(nano: Nanousd): string {
-  const usd = nano / NANO_PER_USD;
-  const abs = Math.abs(usd);
-  if (abs === 0) return '$0';
-  if (abs >= 100) return `$${usd.toFixed(0)}`;
-  if (abs >= 1) return `$${usd.toFixed(2)}`;
-  if (abs >= 0.01) return `$${usd.toFixed(3)}`;
-  return `$${usd.toFixed(4)}`;
-}
-
 /** ceil(a * b / d) for non-negative integers without losing precision past 2^53. */
 export function mulDivCeil(a: number, b: number, d: number): number {
   const product = a * b;

@@ -80,7 +80,7 @@ describe('start-up: what the frequent commands load', () => {
   it('status --line: commander, ws and the CLI files it runs; no schema, no dashboard, no daemon', async () => {
     const r = await traced([BIN, 'status', '--line', '--url', daemon.url, '--state-dir', daemon.stateDir]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^\$0\/\$20 today · —\/min · 0 prompts · ok\n$/);
+    expect(r.stdout).toMatch(/^\$0\.00\/\$20\.00 today · —\/min · 0 prompts · ok\n$/);
     expect([...r.packages].sort()).toEqual(['commander', 'ms', 'ws']);
     expect([...r.modules].filter((m) => OFF_THE_PATH.test(m))).toEqual([]);
     expect(r.modules).toContain('cli/commands/status.js');

@@ -21,7 +21,7 @@ function startTop(session: string, stateDir: string): void {
 }
 
 /** Sums in the header: `spent $1.23/$20 ok 6%`. */
-const spent = (usd: string): string => `spent $${usd}/$20`;
+const spent = (usd: string): string => `spent $${usd}/$20.00`;
 
 let daemon: DaemonProcess | undefined;
 let stateDir: string;
@@ -56,7 +56,7 @@ describe('spendguard top across a daemon restart', () => {
 
     const before = await agent('rc-a1', 'rc-s1');
     expect(await before.request({ type: 'spend', id: 's1', key: 'rc-s1-1', cost_usd: 1.23 })).toMatchObject({ type: 'ack' });
-    const shown = await waitForScreen(session, (s) => s.includes(spent('1.23')) && /session:rc-s1 +\$1\.23\/\$10/.test(s));
+    const shown = await waitForScreen(session, (s) => s.includes(spent('1.23')) && /session:rc-s1 +\$1\.23 +\$10\.00/.test(s));
     expect(shown).toMatch(/^spendguard ● live/);
 
     if (!daemon) throw new Error('no daemon');
@@ -69,8 +69,8 @@ describe('spendguard top across a daemon restart', () => {
     expect(down).not.toContain('● live');
     const aged = await waitForScreen(session, /data ([2-9]|\d\d+)s old/, 15_000);
     expect(aged).toContain(spent('1.23'));
-    expect(aged).toMatch(/session:rc-s1 +\$1\.23\/\$10/);
-    expect(aged).not.toContain(spent('0'));
+    expect(aged).toMatch(/session:rc-s1 +\$1\.23 +\$10\.00/);
+    expect(aged).not.toContain(spent('0.00'));
 
     // Back on the same state dir, on a new port that daemon.json names.
     daemon = await startDaemonProcess({ stateDir, config });
@@ -85,8 +85,8 @@ describe('spendguard top across a daemon restart', () => {
 
     const after = await agent('rc-a2', 'rc-s2');
     expect(await after.request({ type: 'spend', id: 's2', key: 'rc-s2-1', cost_usd: 2.1 })).toMatchObject({ type: 'ack' });
-    const fresh = await waitForScreen(session, (s) => s.includes(spent('3.33')) && /session:rc-s2 +\$2\.10?\/\$10/.test(s));
-    expect(fresh).toMatch(/session:rc-s1 +\$1\.23\/\$10/);
+    const fresh = await waitForScreen(session, (s) => s.includes(spent('3.33')) && /session:rc-s2 +\$2\.10 +\$10\.00/.test(s));
+    expect(fresh).toMatch(/session:rc-s1 +\$1\.23 +\$10\.00/);
 
     keys(session, 'q');
     await waitForScreen(session, `${EXITED} 0]`, 15_000);

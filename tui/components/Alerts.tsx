@@ -1,5 +1,6 @@
 import { Box } from 'ink';
 import type { AlertJson } from '../../shared/protocol/operator.js';
+import { alertRows } from '../alert-rows.js';
 import { clock } from '../format.js';
 import type { Layout } from '../layout.js';
 import type { State } from '../state.js';
@@ -12,12 +13,17 @@ export const LEVEL_LABEL = { info: '· info', warning: '! warn', critical: '!! c
 /** Newest first: the line under the title is always the latest thing that happened. */
 export function Alerts({ state, layout }: { state: State; layout: Layout }) {
   const theme = useTheme();
-  const newest = state.alerts.slice(-layout.alertRows).reverse();
+  // Superseded warnings dropped and floods told once (tui/alert-rows.ts); the title counts lines.
+  const rows = alertRows(state.alerts);
+  const newest = rows.slice(-layout.alertRows).reverse();
   return (
     <Box flexDirection="column">
-      <Line segments={[seg(`Recent alerts${state.alerts.length === 0 ? '' : ` (${state.alerts.length})`}`, theme.title), ...(state.alerts.length === 0 ? [seg(' · none', theme.muted)] : [])]} />
-      {newest.map((a) => (
-        <Line key={`${a.at_ms}/${a.seq}`} segments={[seg(`${clock(a.at_ms)} `, theme.muted), seg(LEVEL_LABEL[a.level].padEnd(8), theme.level[a.level]), seg(a.message)]} />
+      <Line segments={[seg(`Recent alerts${rows.length === 0 ? '' : ` (${rows.length})`}`, theme.title), ...(rows.length === 0 ? [seg(' · none', theme.muted)] : [])]} />
+      {newest.map(({ alert: a, count }) => (
+        <Line
+          key={`${a.at_ms}/${a.seq}`}
+          segments={[seg(`${clock(a.at_ms)} `, theme.muted), seg(LEVEL_LABEL[a.level].padEnd(8), theme.level[a.level]), ...(count > 1 ? [seg(`×${count} `, theme.level[a.level])] : []), seg(a.message)]}
+        />
       ))}
     </Box>
   );

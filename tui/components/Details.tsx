@@ -2,6 +2,7 @@ import { Box, Text } from 'ink';
 import type { FeedScope } from '../../shared/protocol/operator.js';
 import type { Prompt } from '../feed.js';
 import { count, delay, duration, fit, orDash, plural, pressureText, rate, usd } from '../format.js';
+import { usdColumn } from '../../shared/format/units.js';
 import { isStale, promptAge, promptExpiresIn, promptOf, sortedPrompts } from '../select.js';
 import { footerHints } from '../keys.js';
 import { keyContext, type RowKey, type State } from '../state.js';
@@ -30,18 +31,27 @@ function at(amounts: Amounts, path: readonly string[]): number | undefined {
   return typeof top === 'object' ? top[path[1] ?? ''] : undefined;
 }
 
-function amount(path: readonly string[], value: number | undefined): string {
-  if (value === undefined) return '—';
-  return path.at(-1)?.endsWith('cost_usd') || path.at(-1) === 'cost' ? usd(value) : count(value);
+function isCost(path: readonly string[]): boolean {
+  return path.at(-1)?.endsWith('cost_usd') === true || path.at(-1) === 'cost';
 }
 
 function limitLines(scope: FeedScope, theme: Theme): Segment[][] {
   const head = [seg(`${fit('LIMIT', 22)} ${fit('SPENT', 10, 'right')} ${fit('RESERVED', 10, 'right')} ${fit('LIMIT', 10, 'right')}  USED`, theme.title)];
-  const rows = limitPaths(scope.limit).map(([path, limit]) => {
+  const figures = limitPaths(scope.limit).map(([path, limit]) => {
     const spent = at(scope.spent, path);
     const reserved = at(scope.reserved, path) ?? at(scope.reserved, path.slice(-1));
-    const used = limit > 0 ? Math.floor((((spent ?? 0) + (reserved ?? 0)) / limit) * 100) : null;
-    return [seg(`${fit(path.join('.'), 22)} ${fit(amount(path, spent), 10, 'right')} ${fit(amount(path, reserved), 10, 'right')} ${fit(amount(path, limit), 10, 'right')}  ${orDash(used, (u) => `${u}%`)}`)];
+    return { path, limit, spent, reserved };
+  });
+  // Dollar cells share one number of decimals over the table (issue 13); token and call counts keep their own form.
+  const money = figures.filter((f) => isCost(f.path));
+  const dollars = usdColumn(money.flatMap((f) => [f.spent ?? null, f.reserved ?? null, f.limit]), 10);
+  const cell = (f: (typeof figures)[number], i: 0 | 1 | 2, value: number | undefined): string => {
+    if (value === undefined) return '—';
+    return isCost(f.path) ? (dollars[money.indexOf(f) * 3 + i] ?? '—') : count(value);
+  };
+  const rows = figures.map((f) => {
+    const used = f.limit > 0 ? Math.floor((((f.spent ?? 0) + (f.reserved ?? 0)) / f.limit) * 100) : null;
+    return [seg(`${fit(f.path.join('.'), 22)} ${fit(cell(f, 0, f.spent), 10, 'right')} ${fit(cell(f, 1, f.reserved), 10, 'right')} ${fit(cell(f, 2, f.limit), 10, 'right')}  ${orDash(used, (u) => `${u}%`)}`)];
   });
   return rows.length === 0 ? [[seg('no limits of its own (its parents still apply)', theme.muted)]] : [head, ...rows];
 }

@@ -1,7 +1,8 @@
 import { Box } from 'ink';
 import type { FeedScope } from '../../shared/protocol/operator.js';
 import type { FeedData } from '../feed.js';
-import { clock, duration, pressureText, rate, sparkline, usd } from '../format.js';
+import { burnText, exhaustionText, nextExhaustion } from '../../shared/format/projection.js';
+import { clock, duration, pressureText, sparkline, usd } from '../format.js';
 import type { Layout } from '../layout.js';
 import { isStale, sinceFrame } from '../select.js';
 import type { Connection, State } from '../state.js';
@@ -42,22 +43,24 @@ function spendToday(global: FeedScope | undefined, theme: Theme): Segment[] {
   return limit === undefined ? [seg(`spent ${spent}, no global limit`)] : [seg(`spent ${spent}/${usd(limit)}`), pressure];
 }
 
-const exhaustionCache = new WeakMap<FeedData['scopes'], string>();
+const exhaustionCache = new WeakMap<FeedData, string>();
 
-/** The nearest projected exhaustion of any live scope: the one the operator has to act on first. */
-function nextExhaustion(data: FeedData): string {
-  const cached = exhaustionCache.get(data.scopes);
+/**
+ * The scope to act on first: a pending prompt's scope, else the one that runs out first at the
+ * daemon's projected pace, else `—`. shared/format/projection.ts words it for every view.
+ */
+export function headerExhaustion(data: FeedData): string {
+  const cached = exhaustionCache.get(data);
   if (cached !== undefined) return cached;
-  let best: [string, number] | null = null;
-  for (const id in data.scopes) {
-    const scope = data.scopes[id];
-    // Under a second: at its limit already, which the tree shows. This is about what runs out next.
-    if (!scope || scope.state === 'killed' || scope.exhaustion_ms === null || scope.exhaustion_ms < 1_000) continue;
-    if (best === null || scope.exhaustion_ms < best[1]) best = [id, scope.exhaustion_ms];
-  }
-  const text = best === null ? 'runs out in —' : `runs out in ${duration(best[1])}: ${best[0]}`;
-  exhaustionCache.set(data.scopes, text);
+  const oldest = [...data.prompts].sort((a, b) => b.age_ms - a.age_ms || (a.id < b.id ? -1 : 1));
+  const text = exhaustionText(nextExhaustion(data.scopes, oldest.flatMap((p) => [p.scope, p.agent])));
+  exhaustionCache.set(data, text);
   return text;
+}
+
+/** `burn $5.46/min now, $0.50/min 10m`: the daemon's figures, worded as `status` and `status --line` word them. */
+export function burnLine(global: FeedScope | undefined): string {
+  return `${burnText(global?.burn_usd_per_min_1m ?? null)} now, ${burnText(global?.burn_usd_per_min_10m ?? null)} 10m `;
 }
 
 function limitsSource(data: FeedData, wide: boolean, theme: Theme): Segment[] {
@@ -106,12 +109,12 @@ export function Header({ state, layout, endpoint }: { state: State; layout: Layo
     );
   }
   const burn = [
-    seg(' · burn $/min ', theme.title),
-    seg(`${rate(global?.burn_usd_per_min_1m ?? null)} now, ${rate(global?.burn_usd_per_min_10m ?? null)} 10m `),
+    seg(' · burn ', theme.title),
+    seg(burnLine(global)),
     // As long as the line leaves room for the exhaustion projection after it (30 buckets = 5 min).
     seg(sparkline(data.burn_series_usd, Math.min(30, Math.max(8, layout.columns - 100))), theme.good),
   ];
-  const exhaustion = seg(nextExhaustion(data));
+  const exhaustion = seg(headerExhaustion(data));
   const limits = limitsSource(data, layout.wide, theme);
   // On a narrow screen the end of a line is cut: a config error must not be what goes.
   const usual = layout.wide ? limits : data.config.error !== null ? [...limits, seg(' · '), exhaustion] : [exhaustion, seg(' · '), ...limits];

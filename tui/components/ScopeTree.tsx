@@ -1,7 +1,8 @@
 import { Box } from 'ink';
-import { bindingUsage, formatUsage } from '../../shared/format/usage.js';
+import { costUsage, formatTokens, tokenUsage } from '../../shared/format/usage.js';
+import { usdColumn } from '../../shared/format/units.js';
 import type { FeedScope } from '../../shared/protocol/operator.js';
-import { bar, delay, fit, PRESSURE_WIDTH, pressureText, usd } from '../format.js';
+import { bar, delay, fit, PRESSURE_WIDTH, pressureText } from '../format.js';
 import { type Layout, windowStart } from '../layout.js';
 import { isStale, selectedKey, sortedPrompts, visibleTree } from '../select.js';
 import type { State } from '../state.js';
@@ -12,7 +13,9 @@ import { Line, seg, type Segment } from './Line.js';
 /** Column widths; the name takes whatever the others leave. Narrow folds delay and breaker into status. */
 interface Columns {
   readonly name: number;
-  readonly usage: number;
+  readonly spent: number;
+  readonly limit: number;
+  readonly tokens: number;
   readonly bar: number;
   readonly reserved: number;
   readonly delay: number;
@@ -24,17 +27,12 @@ const GUTTER = 2;
 
 export function treeColumns(layout: Layout): Columns {
   const fixed = layout.wide
-    ? { usage: 18, bar: 10, reserved: 8, delay: 7, breaker: 9, status: 16 }
-    : { usage: 14, bar: 5, reserved: 7, delay: 0, breaker: 0, status: 10 };
-  const cells = [fixed.usage, fixed.bar, PRESSURE_WIDTH, fixed.reserved, fixed.delay, fixed.breaker, fixed.status].filter((w) => w > 0);
+    ? { spent: 9, limit: 9, tokens: 8, bar: 5, reserved: 9, delay: 6, breaker: 9, status: 16 }
+    : { spent: 8, limit: 7, tokens: 0, bar: 4, reserved: 7, delay: 0, breaker: 0, status: 10 };
+  // Widths are fixed, so the header never moves between frames; tokens never share a dollar cell.
+  const cells = [fixed.spent, fixed.limit, fixed.tokens, fixed.bar, PRESSURE_WIDTH, fixed.reserved, fixed.delay, fixed.breaker, fixed.status].filter((w) => w > 0);
   const name = layout.columns - GUTTER - cells.reduce((a, b) => a + b + 1, 0);
   return { ...fixed, name };
-}
-
-/** `$0.50/$1` (narrow) or `$3.42/$20 today` (wide): the limit nearest to running out. */
-export function usageText(scope: FeedScope, wide: boolean): string {
-  const text = formatUsage(bindingUsage(scope));
-  return wide ? text : text.replace(/ (today|hour|week|month)$/, '');
 }
 
 /**
@@ -69,16 +67,33 @@ function reservedOf(scope: FeedScope): number {
   return typeof scope.reserved.cost_usd === 'number' ? scope.reserved.cost_usd : 0;
 }
 
-function rowSegments(row: TreeRow, s: FeedScope, waiting: boolean, columns: Columns, wide: boolean, theme: Theme, selected: boolean): Segment[] {
+/** One row's money cells, formatted as columns over every row of the tree (one number of decimals each). */
+interface Money {
+  readonly spent: string;
+  readonly limit: string;
+  readonly reserved: string;
+}
+
+/** The dollar columns of the whole tree, not just the rows on screen, so scrolling keeps the decimals. */
+export function moneyColumns(scopes: readonly FeedScope[], columns: Pick<Columns, 'spent' | 'limit' | 'reserved'>): Money[] {
+  const costs = scopes.map((s) => costUsage(s));
+  const spent = usdColumn(costs.map((u) => u.spent), columns.spent);
+  const limit = usdColumn(costs.map((u) => u.limit ?? null), columns.limit);
+  const reserved = usdColumn(scopes.map(reservedOf), columns.reserved);
+  return scopes.map((_, i) => ({ spent: spent[i] ?? '—', limit: limit[i] ?? '—', reserved: reserved[i] ?? '—' }));
+}
+
+function rowSegments(row: TreeRow, s: FeedScope, money: Money, waiting: boolean, columns: Columns, wide: boolean, theme: Theme, selected: boolean): Segment[] {
   const toggle = row.hasChildren ? (row.collapsed ? '▸ ' : '▾ ') : '  ';
   const reserved = reservedOf(s);
   const segments: Segment[] = [
     seg(selected ? '› ' : '  '),
     seg(fit(`${' '.repeat(row.depth * (wide ? 2 : 1))}${toggle}${row.id}`, columns.name), s.killed ? theme.danger : undefined),
-    seg(` ${fit(usageText(s, wide), columns.usage, 'right')} `),
+    seg(` ${fit(money.spent, columns.spent, 'right')} ${fit(money.limit, columns.limit, 'right')} `),
+    ...(wide ? [seg(`${fit(formatTokens(tokenUsage(s)), columns.tokens, 'right')} `, theme.muted)] : []),
     seg(bar(s.ratio, columns.bar), theme.pressure[s.pressure]),
     seg(` ${fit(pressureText(s.pressure, s.ratio), PRESSURE_WIDTH)} `, theme.pressure[s.pressure]),
-    seg(fit(usd(reserved), columns.reserved, 'right'), reserved > 0 ? undefined : theme.muted),
+    seg(fit(money.reserved, columns.reserved, 'right'), reserved > 0 ? undefined : theme.muted),
   ];
   if (wide) {
     segments.push(seg(` ${fit(s.delay_ms > 0 ? delay(s.delay_ms) : '0', columns.delay, 'right')}`, s.delay_ms > 0 ? theme.warning : theme.muted));
@@ -99,12 +114,20 @@ export function ScopeTree({ state, layout }: { state: State; layout: Layout }) {
   const shown = rows.slice(first, first + layout.treeRows);
   const overlay = isStale(state) ? theme.stale : undefined;
   const waitingAgents = new Set(sortedPrompts(state).map((p) => p.agent));
+  const known = rows.flatMap((r) => {
+    const scope = state.data?.scopes[r.id];
+    return scope ? [[r.id, scope] as const] : [];
+  });
+  const moneyRows = moneyColumns(known.map(([, scope]) => scope), columns);
+  const money = new Map(known.map(([id], i) => [id, moneyRows[i]]));
 
   const filter = state.filter === '' ? '' : ` /${state.filter}`;
   const range = state.data === null ? '' : shown.length < rows.length ? ` ${first + 1}–${first + shown.length} of ${rows.length}` : ` (${rows.length})`;
   const heading = [
     fit(`Scopes${filter}${range}`, GUTTER + columns.name),
-    fit('SPENT/LIMIT', columns.usage, 'right'),
+    fit('SPENT', columns.spent, 'right'),
+    fit('LIMIT', columns.limit, 'right'),
+    ...(layout.wide ? [fit('TOKENS', columns.tokens, 'right')] : []),
     fit('PRESSURE', columns.bar + 1 + PRESSURE_WIDTH),
     fit('RESV', columns.reserved, 'right'),
     ...(layout.wide ? [fit('DELAY', columns.delay, 'right'), fit('BREAKER', columns.breaker)] : []),
@@ -118,9 +141,10 @@ export function ScopeTree({ state, layout }: { state: State; layout: Layout }) {
       {state.data !== null && rows.length === 0 ? <Line segments={[seg(`  no scope matches "${state.filter}" (Esc clears the filter)`, theme.muted)]} /> : null}
       {shown.map((row) => {
         const scope = state.data?.scopes[row.id];
-        if (!scope) return null;
+        const cells = money.get(row.id);
+        if (!scope || !cells) return null;
         const selected = row.id === selectedId;
-        return <Line key={row.id} segments={rowSegments(row, scope, waitingAgents.has(row.id), columns, layout.wide, theme, selected)} style={selected ? theme.selected : undefined} overlay={overlay} />;
+        return <Line key={row.id} segments={rowSegments(row, scope, cells, waitingAgents.has(row.id), columns, layout.wide, theme, selected)} style={selected ? theme.selected : undefined} overlay={overlay} />;
       })}
     </Box>
   );
