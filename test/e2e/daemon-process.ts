@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import WebSocket from 'ws';
+import { promisify } from 'node:util';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
 export const BIN = join(REPO, 'bin', 'spendguard.js');
@@ -164,5 +165,23 @@ export class RawAgent {
 
   close(): void {
     this.ws.close();
+  }
+}
+
+export interface CliRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the real CLI against `url` and `stateDir`; a non-zero exit is a result, not a throw. */
+export async function runCli(url: string, stateDir: string, args: readonly string[]): Promise<CliRun> {
+  try {
+    // stdin is not a terminal here: nothing can be confirmed by typing.
+    const r = await promisify(execFile)(process.execPath, [BIN, ...args, '--url', url, '--state-dir', stateDir]);
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
   }
 }

@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
 import { hostname, userInfo } from 'node:os';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusJson } from '../../shared/protocol/operator.js';
-import { BIN, RawAgent, startDaemonProcess, tempStateDir, waitFor, writeConfig, type DaemonProcess } from './daemon-process.js';
+import { RawAgent, startDaemonProcess, tempStateDir, waitFor, writeConfig, runCli, type CliRun, type DaemonProcess } from './daemon-process.js';
 
 /**
  * Issue 13, the daemon and CLI side: the real CLI against a real daemon. A typo does not kill a
@@ -11,7 +9,6 @@ import { BIN, RawAgent, startDaemonProcess, tempStateDir, waitFor, writeConfig, 
  * names who did it.
  */
 
-const run = promisify(execFile);
 
 const CONFIG = `
 limits:
@@ -28,15 +25,8 @@ let daemon: DaemonProcess;
 let stateDir: string;
 const agents: RawAgent[] = [];
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    // stdin is not a terminal here: nothing can be confirmed by typing.
-    const r = await run(process.execPath, [BIN, ...args, '--url', daemon.url, '--state-dir', stateDir]);
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
+function cli(...args: string[]): Promise<CliRun> {
+  return runCli(daemon.url, stateDir, args);
 }
 
 async function status(): Promise<StatusJson> {
@@ -137,7 +127,7 @@ describe('grant safety', () => {
     await agent('b1', 'big');
     const big = await cli('grant', 'task:big', '--add-usd', '50');
     expect(big.code).toBe(1);
-    expect(big.stderr).toContain('$1000.00 → $1050.00');
+    expect(big.stderr).toContain('$1,000.00 → $1,050.00');
     expect(big.stderr).toContain('approvals.confirm_above_usd');
     const small = await cli('grant', 'task:big', '--add-usd', '5');
     expect(small.code).toBe(0);

@@ -1,10 +1,7 @@
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, RawAgent, startDaemonProcess, tempStateDir, writeConfig, type DaemonProcess } from './daemon-process.js';
+import { RawAgent, startDaemonProcess, tempStateDir, writeConfig, runCli, type CliRun, type DaemonProcess } from './daemon-process.js';
 
-const run = promisify(execFile);
 
 const CONFIG = `
 limits:
@@ -23,14 +20,8 @@ let daemon: DaemonProcess;
 let stateDir: string;
 let configPath: string;
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [BIN, ...args, '--url', daemon.url, '--state-dir', stateDir]);
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
+function cli(...args: string[]): Promise<CliRun> {
+  return runCli(daemon.url, stateDir, args);
 }
 
 beforeAll(async () => {
