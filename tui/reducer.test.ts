@@ -111,8 +111,19 @@ describe('reducer: kill, resume, grant', () => {
     expect(selectedKey(onTask)).toBe('scope:task:t-8');
     expect(run(onTask, press('r')).outbox).toEqual([{ type: 'resume', id: 'tui-1', scope: 'task:t-8' }]);
     const onAgent = run(onTask, press('j'), press('r'));
+    // r on a scope stopped from above offers to resume the kill that stops it; y sends that.
     expect(onAgent.outbox).toEqual([]);
-    expect(onAgent.flash?.text).toBe('agent:writer-2 is stopped by the kill of task:t-8: select task:t-8 and press r');
+    expect(onAgent.mode).toEqual({ kind: 'confirm-resume', target: 'task:t-8', blocked: 'agent:writer-2' });
+    expect(run(onAgent, press('y')).outbox).toEqual([{ type: 'resume', id: 'tui-1', scope: 'task:t-8' }]);
+    expect(run(onAgent, press('n')).outbox).toEqual([]);
+  });
+
+  it('after X, r on any row offers to resume all', () => {
+    const killedAll = reducer(replay(), { type: 'feed', frame: delta({ global: { ...(RECORDED.at(-1)?.scopes.global as NonNullable<ReturnType<typeof scope>>), killed: true, killed_by: 'global' } }), now_ms: T0 });
+    const onSession = run(killedAll, press('j'), press('j'), press('j'), press('j'));
+    const asking = run(onSession, press('r'));
+    expect(asking.mode).toMatchObject({ kind: 'confirm-resume', target: null });
+    expect(run(asking, press('y')).outbox).toEqual([{ type: 'resume', id: 'tui-1', all: true }]);
   });
 
   it('g takes a typed amount: dollars or tokens; Enter sends, a bad amount stays open with the reason', () => {

@@ -90,9 +90,10 @@ function onResize(state: State, size: Size, now_ms: number): State {
     case 'details':
       return { ...resized, mode: { kind: 'main' } };
     case 'confirm-kill':
+    case 'confirm-resume':
     case 'confirm-grant':
     case 'grant':
-      return flash({ ...resized, mode: { kind: 'main' } }, 'warning', `${state.mode.kind === 'confirm-kill' ? 'kill' : 'grant'} cancelled: the terminal got too small; nothing was sent`);
+      return flash({ ...resized, mode: { kind: 'main' } }, 'warning', `${state.mode.kind === 'confirm-kill' ? 'kill' : state.mode.kind === 'confirm-resume' ? 'resume' : 'grant'} cancelled: the terminal got too small; nothing was sent`);
     default:
       return state.mode satisfies never;
   }
@@ -153,7 +154,7 @@ function onCommand(state: State, command: Command): State {
     case Command.Quit:
       return { ...state, quit: true };
     case Command.Confirm:
-      return state.mode.kind === 'confirm-grant' ? confirmGrant(state) : confirmKill(state);
+      return state.mode.kind === 'confirm-grant' ? confirmGrant(state) : state.mode.kind === 'confirm-resume' ? confirmResume(state) : confirmKill(state);
     case Command.Cancel:
       return cancel(state);
     case Command.Submit:
@@ -251,8 +252,17 @@ function resume(state: State): State {
   const scopes = state.data?.scopes ?? {};
   const killer = killerOf(scopes, scope);
   if (killer === null) return flash(state, 'info', `${scope} is not killed`);
-  if (killer !== scope) return flash(state, 'warning', `${scope} is stopped by the kill of ${killer}: select ${killer} and press r`);
+  // Stopped from above: resuming the scope itself would change nothing, so r offers the kill that stops it.
+  if (killer !== scope) return { ...state, mode: { kind: 'confirm-resume', target: killer === 'global' ? null : killer, blocked: scope } };
   return send({ ...state, mode: { kind: 'main' } }, (id) => ({ type: 'resume', id, scope }), `resume ${scope}`);
+}
+
+function confirmResume(state: State): State {
+  if (state.mode.kind !== 'confirm-resume') return state;
+  const target = state.mode.target;
+  const main: State = { ...state, mode: { kind: 'main' } };
+  if (target === null) return send(main, (id) => ({ type: 'resume', id, all: true }), 'resume all');
+  return send(main, (id) => ({ type: 'resume', id, scope: target }), `resume ${target}`);
 }
 
 function confirmKill(state: State): State {
@@ -267,6 +277,8 @@ function cancel(state: State): State {
   switch (state.mode.kind) {
     case 'confirm-kill':
       return flash({ ...state, mode: { kind: 'main' } }, 'info', 'kill cancelled: nothing was sent');
+    case 'confirm-resume':
+      return flash({ ...state, mode: { kind: 'main' } }, 'info', 'resume cancelled: nothing was sent');
     case 'filter':
       return { ...state, filter: '', mode: { kind: 'main' } };
     case 'grant':

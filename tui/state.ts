@@ -30,6 +30,8 @@ export type Mode =
   | { readonly kind: 'filter'; readonly draft: string }
   /** `target: null` kills all. */
   | { readonly kind: 'confirm-kill'; readonly target: string | null }
+  /** `r` on a scope stopped by an ancestor's kill: resume that ancestor (`null`: the kill-all) after `y`. */
+  | { readonly kind: 'confirm-resume'; readonly target: string | null; readonly blocked: string }
   | { readonly kind: 'grant'; readonly target: GrantTarget; readonly draft: string; readonly error: string | null }
   /**
    * A typed grant above the confirmation size (more than the scope's cost limit, or over
@@ -128,6 +130,7 @@ export function keyContext(state: Pick<State, 'mode' | 'size'>): Exclude<Context
     case 'main':
       return 'main';
     case 'confirm-kill':
+    case 'confirm-resume':
     case 'confirm-grant':
       return 'confirm';
     case 'filter':

@@ -49,6 +49,7 @@ export function hintTexts(state: State): HintText {
     }
     case 'confirm':
       if (mode.kind === 'confirm-kill') return { [Command.Confirm]: `y to kill ${killTarget(state, mode.target)}` };
+      if (mode.kind === 'confirm-resume') return { [Command.Confirm]: `y to resume ${killTarget(state, mode.target)}` };
       if (mode.kind === 'confirm-grant') {
         const to = mode.target.kind === 'prompt' ? mode.target.prompt : mode.target.scope;
         return { [Command.Confirm]: `y to grant ${grantWords(mode.amount)} to ${to}` };

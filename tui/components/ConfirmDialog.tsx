@@ -29,3 +29,17 @@ export function ConfirmDialog({ state, target }: { state: State; target: string 
     </Box>
   );
 }
+
+/** `r` on a scope stopped from above: the kill that stops it is what a resume must lift. */
+export function ResumeDialog({ state, target, blocked }: { state: State; target: string | null; blocked: string }) {
+  const theme = useTheme();
+  const what = target === null ? 'the kill of ALL agents' : `the kill of ${target}`;
+  return (
+    <Box flexDirection="column" borderStyle="double" borderColor={theme.frame.danger} paddingX={1}>
+      <Line segments={[seg(`${blocked} is stopped by ${what}.`, theme.warning)]} />
+      <Line segments={[seg(`Resume ${target ?? 'ALL'}? It reaches ${plural(agentsUnder(state, target), 'connected agent')}.`)]} />
+      <Line segments={[seg('Resuming lets every request under it through again, up to its limits.', theme.muted)]} />
+      <Line segments={[seg(footerHints('confirm', Number.MAX_SAFE_INTEGER, state.readonly, hintTexts(state)), theme.key)]} />
+    </Box>
+  );
+}

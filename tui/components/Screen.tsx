@@ -4,7 +4,7 @@ import { visibleTree } from '../select.js';
 import type { State } from '../state.js';
 import { Alerts } from './Alerts.js';
 import { Approvals } from './Approvals.js';
-import { ConfirmDialog } from './ConfirmDialog.js';
+import { ConfirmDialog, ResumeDialog } from './ConfirmDialog.js';
 import { Details } from './Details.js';
 import { Footer } from './Footer.js';
 import { GrantConfirm, GrantInput } from './GrantInput.js';
@@ -40,6 +40,14 @@ export function Screen({ state, size, endpoint }: { state: State; size: Size; en
       body = [
         <Box key="dialog" height={treeHeight} flexDirection="column">
           <ConfirmDialog state={state} target={mode.target} />
+        </Box>,
+        <Alerts key="alerts" state={state} layout={l} />,
+      ];
+      break;
+    case 'confirm-resume':
+      body = [
+        <Box key="dialog" height={treeHeight} flexDirection="column">
+          <ResumeDialog state={state} target={mode.target} blocked={mode.blocked} />
         </Box>,
         <Alerts key="alerts" state={state} layout={l} />,
       ];
