@@ -36,7 +36,8 @@ export const ProxyConfig = z
 export type Upstream = z.infer<typeof Upstream>;
 export type ProxyConfig = z.infer<typeof ProxyConfig>;
 
-/** Every upstream the proxy serves: the defaults, then the config's (same name: the config's wins). */
-export function upstreamsOf(config: ProxyConfig): ReadonlyMap<string, Upstream> {
-  return new Map(Object.entries({ ...DEFAULT_UPSTREAMS, ...config.upstreams }));
+/** The upstream served at `/proxy/<name>`: the config's, else a default of that name (own keys only: `name` comes from a URL). */
+export function upstreamNamed(config: ProxyConfig, name: string): Upstream | undefined {
+  if (Object.hasOwn(config.upstreams, name)) return config.upstreams[name];
+  return Object.hasOwn(DEFAULT_UPSTREAMS, name) ? DEFAULT_UPSTREAMS[name as keyof typeof DEFAULT_UPSTREAMS] : undefined;
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GuardUsage } from '../../shared/client/guard.js';
 import { o200kTokenizer } from '../../shared/providers/tokens.js';
-import { upstreamsOf, type Upstream } from '../config/proxy-schema.js';
+import { upstreamNamed, type Upstream } from '../config/proxy-schema.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../server/log.js';
 import type { OutFrame } from '../server/http-session.js';
@@ -69,7 +69,7 @@ export class ProviderProxy {
     const slash = url.indexOf('/', PREFIX.length);
     const name = url.slice(PREFIX.length, slash < 0 ? url.length : slash).split('?')[0] ?? '';
     const rest = slash < 0 ? '/' : url.slice(slash);
-    const upstream = upstreamsOf(this.config.proxy).get(name);
+    const upstream = upstreamNamed(this.config.proxy, name);
     const format: Format = upstream?.format ?? (name === 'anthropic' ? 'anthropic' : 'openai');
     this.handle(req, res, upstream, format, rest).catch((e: unknown) => {
       const r = e instanceof Refusal ? e : undefined;

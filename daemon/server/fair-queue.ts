@@ -107,41 +107,46 @@ export class FairQueue<K, T> {
     });
   }
 
+  /**
+   * Round robin without copying the ready list: always serve the lane at its front, and put a
+   * lane that still has work at its back (a Map keeps insertion order).
+   */
   private drain(): void {
     let budget = this.opts.perTurn;
-    while (budget > 0 && this.ready.size > 0) {
-      for (const [key, lane] of [...this.ready]) {
-        const take = Math.min(this.opts.perRound, budget, lane.items.length - lane.head);
-        for (let i = 0; i < take; i++) {
-          const item = lane.items[lane.head] as T;
-          lane.head += 1;
-          this.serveSafely(key, item);
-        }
-        budget -= take;
-        this.ready.delete(key);
-        const left = lane.items.length - lane.head;
-        if (left > 0) {
-          this.ready.set(key, lane);
-          // Served items are cut off now and then, so a lane that never empties stays small.
-          if (lane.head >= 1_024) {
-            lane.items.splice(0, lane.head);
-            lane.head = 0;
-          }
-        } else if (lane.ending) {
-          this.lanes.delete(key);
-          continue;
-        } else {
-          lane.items.length = 0;
+    while (budget > 0) {
+      const next = this.ready.entries().next();
+      if (next.done) return;
+      const [key, lane] = next.value;
+      const take = Math.min(this.opts.perRound, budget, lane.items.length - lane.head);
+      for (let i = 0; i < take; i++) {
+        const item = lane.items[lane.head] as T;
+        lane.head += 1;
+        this.serveSafely(key, item);
+      }
+      budget -= take;
+      this.ready.delete(key);
+      const left = lane.items.length - lane.head;
+      if (left > 0) {
+        this.ready.set(key, lane);
+        // Served items are cut off now and then, so a lane that never empties stays small.
+        if (lane.head >= 1_024) {
+          lane.items.splice(0, lane.head);
           lane.head = 0;
         }
-        if (lane.paused && left <= this.opts.resumeAt) {
-          lane.paused = false;
-          lane.source.resume();
-        }
-        if (budget <= 0) break;
+      } else if (lane.ending) {
+        this.lanes.delete(key);
+        continue;
+      } else {
+        lane.items.length = 0;
+        lane.head = 0;
+      }
+      if (lane.paused && left <= this.opts.resumeAt) {
+        lane.paused = false;
+        lane.source.resume();
       }
     }
   }
+
 }
 
 /** Several sources feeding one lane (a key's sockets): paused and resumed together; one that joins a paused lane starts paused. */

@@ -123,15 +123,15 @@ export class Supervisor {
     return `ledger unavailable: ${rows} rows wait for the disk; resend later`;
   }
 
-  /**
-   * An agent's frame, with whether its idempotency key (namespaced per session) is already in the
-   * ledger or the batch waiting for the disk.
-   */
   /** An operator's frame; a new key's secret is made here, in the shell, from the system's randomness. */
   operatorFrame(conn: ConnId, frame: OperatorFrame, actor: string): void {
     this.dispatch({ type: 'operator', conn, frame, actor, ...(frame.type === 'key_create' ? { secret: newKeySecret() } : {}) });
   }
 
+  /**
+   * An agent's frame, with whether its idempotency key (in its namespace) is already in the
+   * ledger or the batch waiting for the disk.
+   */
   agentFrame(conn: ConnId, frame: AgentRequest): void {
     const key = ledgerKeyFor(this.engine.view, conn, frame);
     this.dispatch({ type: 'agent', conn, frame, key_known: key !== undefined && (this.pendingKeys.has(key) || this.ledger.hasKey(key)) });

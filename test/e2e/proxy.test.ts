@@ -353,6 +353,13 @@ describe('proxy: errors, Claude Code, compression, metrics', () => {
     }
   });
 
+  it('an upstream name that is not configured (constructor, __proto__, a typo) gets 404, never a prototype lookup', async () => {
+    for (const name of ['constructor', '__proto__', 'toString', 'opneai']) {
+      const r = await fetch(`${http}/proxy/${name}/v1/chat/completions`, { method: 'POST', headers: headers('nf-t'), body: '{}' });
+      expect(r.status, name).toBe(404);
+    }
+  });
+
   it("/metrics carries the proxy's own added latency", async () => {
     const text = await (await fetch(`${http}/metrics`)).text();
     expect(text).toMatch(/spendguard_proxy_overhead_seconds_count \d+/);
