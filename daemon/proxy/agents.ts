@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { AgentRequest } from '../../shared/protocol/agent.js';
-import type { ConnId } from '../engine/state.js';
+import { laneOf } from '../server/auth.js';
 import { HttpSession, type OutFrame } from '../server/http-session.js';
 import type { SpendguardServer } from '../server/server.js';
 import type { Supervisor } from '../server/supervisor.js';
@@ -40,10 +40,6 @@ export class ProxyAgents {
     private readonly supervisor: SupervisorPart,
   ) {}
 
-  get size(): number {
-    return this.agents.size;
-  }
-
   /** The agent for this credential and place, saying hello first if it is new. */
   async open(credential: string, key: string | undefined, hello: ProxyHello): Promise<Opened> {
     const id = `${credential}|${hello.user}|${hello.session}|${hello.task}|${hello.agent}|${hello.parent ?? ''}`;
@@ -54,14 +50,14 @@ export class ProxyAgents {
     }
     const pending = this.opening.get(id);
     if (pending) return pending;
-    const opened = this.hello(id, key, hello).finally(() => this.opening.delete(id));
+    const opened = this.hello(id, credential, key, hello).finally(() => this.opening.delete(id));
     this.opening.set(id, opened);
     return opened;
   }
 
-  private async hello(id: string, key: string | undefined, hello: ProxyHello): Promise<Opened> {
+  private async hello(id: string, credential: string, key: string | undefined, hello: ProxyHello): Promise<Opened> {
     this.makeRoom();
-    const session = new HttpSession(randomBytes(12).toString('base64url'), id, Date.now(), () => undefined);
+    const session = new HttpSession(randomBytes(12).toString('base64url'), credential, Date.now(), () => undefined);
     const agent: ProxyAgent = { session, inflight: new Set(), nextId: 1, lastUsedMs: Date.now() };
     session.onKill = () => {
       for (const c of agent.inflight) c.abort(new Error('killed'));
@@ -88,9 +84,7 @@ export class ProxyAgents {
   /** One request to the engine and its final reply (a `pending` waits for the operator's answer). */
   async request(agent: ProxyAgent, frame: AgentRequest & { id: string }, approvalMs: number): Promise<OutFrame | 'closed' | 'timeout'> {
     const reply = agent.session.expectReply(frame.id, REPLY_TIMEOUT_MS);
-    const credential = agent.session.credential;
-    const lane = credential.startsWith('key:') ? (credential.slice(0, credential.indexOf('|')) as `key:${string}`) : (`http:proxy-${agent.session.id}` as const);
-    this.server.enqueue(lane, () => this.supervisor.agentFrame(agent.session.conn, frame));
+    this.server.enqueue(laneOf(agent.session.credential, agent.session.id), () => this.supervisor.agentFrame(agent.session.conn, frame));
     const first = await reply;
     if (typeof first !== 'object') return first;
     if (first.frame.type !== 'pending') return first.frame;
@@ -131,10 +125,5 @@ export class ProxyAgents {
       for (const c of agent.inflight) c.abort(new Error('daemon stopping'));
       this.drop(id, agent);
     }
-  }
-
-  /** The connection ids of open agents (tests). */
-  get conns(): ConnId[] {
-    return [...this.agents.values()].map((a) => a.session.conn);
   }
 }

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { claudeCodeHello } from '../../shared/claude-code/hook.js';
 import type { EngineView } from '../engine/engine-state.js';
-import { looksLikeKey } from '../engine/keys.js';
+import { looksLikeKey, type KeyRecord } from '../engine/keys.js';
 import { ancestry } from '../engine/context.js';
 import { scopeKind, type ScopeId } from '../engine/scope.js';
 import { authenticateAgent, bearerOf } from '../server/auth.js';
@@ -126,9 +126,9 @@ export function identify(headers: IncomingHttpHeaders, body: Record<string, unkn
   const asked = askedOf(headers, body);
   if (looksLikeKey(apiKey)) {
     const auth = authenticateAgent(apiKey, tokens, view, requireKeys);
-    if (!auth.ok || auth.key === undefined) return { ok: false, message: auth.ok ? 'unknown key' : auth.message, why: auth.ok ? 'no key' : auth.why };
-    const key = view.keys.get(auth.key);
-    if (!key) return { ok: false, message: 'UNAUTHORIZED: unknown, revoked or expired key', why: 'key vanished' };
+    if (!auth.ok) return { ok: false, message: auth.message, why: auth.why };
+    // A token that looks like a key authenticates only as that key, so the record is there.
+    const key = auth.record as KeyRecord;
     return { ok: true, hello: keyPlace(view, key.scope, key.pinned, key.agent, asked), key: key.label, credential: auth.credential, swapKey: true };
   }
   const token = typeof headers['x-spendguard-token'] === 'string' ? headers['x-spendguard-token'] : '';

@@ -35,6 +35,13 @@ export interface ProxyOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
+/** The upstream's answer passed on as it came (decoded, its hop-by-hop headers dropped). */
+async function relayAsIs(res: ServerResponse, up: IncomingMessage): Promise<void> {
+  res.writeHead(up.statusCode ?? 502, returnedHeaders(up.headers));
+  for await (const chunk of decoded(up)) res.write(chunk);
+  res.end();
+}
+
 class Refusal extends Error {
   constructor(
     readonly status: number,
@@ -107,8 +114,16 @@ export class ProviderProxy {
     const opened = await this.agents.open(who.credential, who.key, who.hello);
     if (!opened.ok) throw new Refusal(403, 'INVALID', `spendguard proxy: ${String(opened.frame?.message ?? 'the daemon refused this caller')}`);
     const agent = opened.agent;
-    if (endpoint === null || body === undefined) return this.passThrough(req, res, upstream, rest, raw, upstreamKey, agent);
-    await this.metered(req, res, upstream, rest, endpoint, body, upstreamKey, agent);
+    // In flight from the start (a metered call from its reservation on): a kill aborts it, and an
+    // agent waiting for approval is never swept as idle.
+    const abort = new AbortController();
+    agent.inflight.add(abort);
+    try {
+      if (endpoint === null || body === undefined) await this.passThrough(req, res, upstream, rest, raw, upstreamKey, abort);
+      else await this.metered(req, res, upstream, rest, endpoint, body, upstreamKey, agent, abort);
+    } finally {
+      agent.inflight.delete(abort);
+    }
   }
 
   private upstreamKey(upstream: Upstream): string {
@@ -117,31 +132,12 @@ export class ProviderProxy {
     return value;
   }
 
-  private async passThrough(req: IncomingMessage, res: ServerResponse, upstream: Upstream, rest: string, raw: Buffer, upstreamKey: string | undefined, agent: ProxyAgent): Promise<void> {
-    const abort = new AbortController();
-    agent.inflight.add(abort);
-    try {
-      const up = await call(upstreamUrl(upstream, rest), req.method ?? 'GET', forwardedHeaders(req.headers, upstream, upstreamKey, raw.length), raw.length > 0 ? raw : undefined, abort.signal);
-      res.writeHead(up.statusCode ?? 502, returnedHeaders(up.headers));
-      for await (const chunk of decoded(up)) res.write(chunk);
-      res.end();
-    } finally {
-      agent.inflight.delete(abort);
-    }
+  private async passThrough(req: IncomingMessage, res: ServerResponse, upstream: Upstream, rest: string, raw: Buffer, upstreamKey: string | undefined, abort: AbortController): Promise<void> {
+    const up = await call(upstreamUrl(upstream, rest), req.method ?? 'GET', forwardedHeaders(req.headers, upstream, upstreamKey, raw.length), raw.length > 0 ? raw : undefined, abort.signal);
+    await relayAsIs(res, up);
   }
 
-  /** A metered call counts as in flight from its reservation on: an agent waiting for approval is not idle. */
-  private async metered(req: IncomingMessage, res: ServerResponse, upstream: Upstream, rest: string, endpoint: Endpoint, body: Json, upstreamKey: string | undefined, agent: ProxyAgent): Promise<void> {
-    const abort = new AbortController();
-    agent.inflight.add(abort);
-    try {
-      await this.meteredCall(req, res, upstream, rest, endpoint, body, upstreamKey, agent, abort);
-    } finally {
-      agent.inflight.delete(abort);
-    }
-  }
-
-  private async meteredCall(req: IncomingMessage, res: ServerResponse, upstream: Upstream, rest: string, endpoint: Endpoint, body: Json, upstreamKey: string | undefined, agent: ProxyAgent, abort: AbortController): Promise<void> {
+  private async metered(req: IncomingMessage, res: ServerResponse, upstream: Upstream, rest: string, endpoint: Endpoint, body: Json, upstreamKey: string | undefined, agent: ProxyAgent, abort: AbortController): Promise<void> {
     const started = performance.now();
     const shape = shapeOf(endpoint, body);
     const reserveId = this.agents.nextId(agent);
@@ -167,16 +163,14 @@ export class ProviderProxy {
         throw e;
       }
       // Killed after the request left: the provider may bill its input, so that is committed.
-      await this.commit(agent, reservation, reservation, shape.model, { input_tokens: shape.inputTokens, output_tokens: 0 });
+      await this.commitInput(agent, reservation, shape);
       throw new Refusal(403, 'KILLED', 'spendguard: KILLED: the operator killed this call');
     }
     const status = up.statusCode ?? 502;
     if (status < 200 || status >= 300) {
       // Upstream errors reach the client unchanged; nothing was generated, so nothing is charged.
       await this.release(agent, reservation);
-      res.writeHead(status, returnedHeaders(up.headers));
-      for await (const chunk of decoded(up)) res.write(chunk);
-      res.end();
+      await relayAsIs(res, up);
       return;
     }
     const isSse = String(up.headers['content-type'] ?? '').includes('text/event-stream');
@@ -186,7 +180,7 @@ export class ProviderProxy {
     } catch (e) {
       // Cut before the answer was read (a kill, the client leaving): the input was sent and is
       // billed; what was generated is unknown, so the input is what is committed, never $0.
-      await this.commit(agent, reservation, reservation, shape.model, { input_tokens: shape.inputTokens, output_tokens: 0 });
+      await this.commitInput(agent, reservation, shape);
       throw abort.signal.aborted ? new Refusal(403, 'KILLED', 'spendguard: KILLED: the call was cut while its answer was read') : e;
     }
     const requestId = typeof up.headers['request-id'] === 'string' ? up.headers['request-id'] : undefined;
@@ -258,6 +252,11 @@ export class ProviderProxy {
     const id = this.agents.nextId(agent);
     const ack = await this.agents.request(agent, { type: 'commit', id, reservation, key: key.slice(0, 128), ...(model ? { model } : {}), ...usage }, 0);
     if (typeof ack !== 'object' || ack.type !== 'ack') this.log('warn', 'proxy commit not acknowledged', { reservation, key, reply: typeof ack === 'object' ? ack.type : ack });
+  }
+
+  /** A call cut after its request left: the input it sent is committed (billed by the provider), never $0. */
+  private async commitInput(agent: ProxyAgent, reservation: string, shape: CallShape): Promise<void> {
+    await this.commit(agent, reservation, reservation, shape.model, { input_tokens: shape.inputTokens, output_tokens: 0 });
   }
 
   private async release(agent: ProxyAgent, reservation: string): Promise<void> {

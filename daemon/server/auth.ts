@@ -1,5 +1,5 @@
 import type { EngineView } from '../engine/engine-state.js';
-import { looksLikeKey, usableKey } from '../engine/keys.js';
+import { looksLikeKey, usableKey, type KeyRecord } from '../engine/keys.js';
 import { tokenMatches, type Tokens } from './tokens.js';
 
 /**
@@ -8,7 +8,7 @@ import { tokenMatches, type Tokens } from './tokens.js';
  * operator's: it may act as any agent. One decision for WebSockets, the HTTP API and the proxy.
  */
 export type AgentAuth =
-  | { readonly ok: true; readonly key: string | undefined; readonly credential: string }
+  | { readonly ok: true; readonly key: string | undefined; readonly record?: KeyRecord; readonly credential: string }
   | { readonly ok: false; readonly message: string; readonly why: string };
 
 export function bearerOf(header: string | undefined): string {
@@ -21,7 +21,7 @@ export function authenticateAgent(token: string, tokens: Tokens, view: EngineVie
     const key = usableKey(view, token);
     // Unknown, revoked and expired keys get one answer: a guess learns nothing.
     if (typeof key === 'string') return { ok: false, message: 'UNAUTHORIZED: unknown, revoked or expired key', why: key };
-    return { ok: true, key: key.label, credential: `key:${key.label}` };
+    return { ok: true, key: key.label, record: key, credential: `key:${key.label}` };
   }
   if (tokenMatches(token, tokens.operator)) return { ok: true, key: undefined, credential: 'operator-token' };
   if (tokenMatches(token, tokens.agent)) {
@@ -29,4 +29,9 @@ export function authenticateAgent(token: string, tokens: Tokens, view: EngineVie
     return { ok: true, key: undefined, credential: 'agent-token' };
   }
   return { ok: false, message: 'UNAUTHORIZED: wrong token', why: 'wrong token' };
+}
+
+/** A client's lane in the fair queue: its key's (shared with the key's sockets and sessions), else its own. */
+export function laneOf(credential: string, ownId: string): `key:${string}` | `http:${string}` {
+  return credential.startsWith('key:') ? (credential as `key:${string}`) : `http:${ownId}`;
 }

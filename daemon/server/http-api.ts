@@ -27,7 +27,7 @@ import { HttpSession, MAX_PENDING_PER_SESSION, type Outcome } from './http-sessi
 import { guarded, type Logger } from './log.js';
 import type { SpendguardServer } from './server.js';
 import type { Supervisor } from './supervisor.js';
-import { authenticateAgent, bearerOf } from './auth.js';
+import { authenticateAgent, bearerOf, laneOf } from './auth.js';
 import type { Tokens } from './tokens.js';
 
 const PREFIX = '/v1/agent/';
@@ -55,10 +55,6 @@ const DEFAULTS: HttpApiOptions = { idle_ms: 30_000, max_sessions: 10_000, max_se
 
 type ServerPart = Pick<SpendguardServer, 'ready' | 'openVirtual' | 'closeVirtual' | 'requireKeys' | 'enqueue'>;
 
-/** A session's lane in the fair queue: its key's (shared with the key's sockets), else its own. */
-function laneOf(session: HttpSession): `key:${string}` | `http:${string}` {
-  return session.credential.startsWith('key:') ? (session.credential as `key:${string}`) : `http:${session.id}`;
-}
 type SupervisorPart = Pick<Supervisor, 'dispatch' | 'agentFrame' | 'settleRefusal' | 'engine'>;
 
 export class HttpAgentApi {
@@ -177,7 +173,7 @@ export class HttpAgentApi {
     if (session.closed) return respond(res, 404, errorFrame('INVALID', 'X-Spendguard-Session: the session closed'));
     if (frame.type === 'bye') {
       const closed = session.expectClose(REPLY_TIMEOUT_MS);
-      this.server.enqueue(laneOf(session), () => this.supervisor.dispatch({ type: 'agent', conn: session.conn, frame, key_known: false }));
+      this.server.enqueue(laneOf(session.credential, session.id), () => this.supervisor.dispatch({ type: 'agent', conn: session.conn, frame, key_known: false }));
       if ((await closed) === 'timeout') return respond(res, 503, errorFrame('UNAVAILABLE', 'the daemon did not close the session in time; retry bye'));
       return respond(res, 204);
     }
@@ -204,7 +200,7 @@ export class HttpAgentApi {
       }
     }
     const reply = session.expectReply(id, REPLY_TIMEOUT_MS);
-    this.server.enqueue(laneOf(session), () => this.supervisor.agentFrame(session.conn, frame));
+    this.server.enqueue(laneOf(session.credential, session.id), () => this.supervisor.agentFrame(session.conn, frame));
     this.answer(session, res, await reply, id, false);
   }
 

@@ -1,3 +1,4 @@
+import { useMemo } from 'react';
 import { Box } from 'ink';
 import type { AlertJson } from '../../shared/protocol/operator.js';
 import { alertRows } from '../alert-rows.js';
@@ -14,7 +15,7 @@ export const LEVEL_LABEL = { info: '· info', warning: '! warn', critical: '!! c
 export function Alerts({ state, layout }: { state: State; layout: Layout }) {
   const theme = useTheme();
   // Superseded warnings dropped and floods told once (tui/alert-rows.ts); the title counts lines.
-  const rows = alertRows(state.alerts);
+  const rows = useMemo(() => alertRows(state.alerts), [state.alerts]);
   const newest = rows.slice(-layout.alertRows).reverse();
   return (
     <Box flexDirection="column">
