@@ -63,6 +63,7 @@ const STATUS: StatusJson = {
       ratio: 0.176,
       killed: false,
       killed_by: null,
+      parent: null,
       breaker: 'closed',
       mode: 'hard',
       agents: 3,
@@ -80,6 +81,7 @@ const STATUS: StatusJson = {
       ratio: 0.93,
       killed: true,
       killed_by: 'task:t-7',
+      parent: null,
       breaker: 'open',
       mode: 'hard',
       agents: 1,
@@ -179,6 +181,12 @@ describe.concurrent('usage errors exit 2', () => {
     const r = await cli(['kill', '--all', '--create']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--create');
+  });
+
+  it('refuses grant --create of a prompt id: --create names a scope', async () => {
+    const r = await cli(['grant', 'p-1', '--create']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--create applies to a scope');
   });
 
   it.each([['usr:alice'], ['session:'], ['session:a b'], ['GLOBAL']])('rejects the scope %j', async (scope) => {
@@ -296,12 +304,13 @@ describe('operator commands against a daemon', () => {
       cli(['grant', 'p-1', '--add-usd', '2.5', '--add-tokens', '1000', ...dir]),
       cli(['grant', 'p-2', '--once', ...dir]),
       cli(['grant', 'user:alice', ...dir]),
+      cli(['grant', 'task:later', '--add-usd', '1', '--create', ...dir]),
       cli(['kill', 'session:s-42', '--reason', 'looping', ...dir]),
       cli(['kill', '--all', ...dir]),
       cli(['resume', 'global', ...dir]),
       cli(['deny', 'p-3', ...dir]),
     ]);
-    expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 0, 0, 0, 0]);
+    expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
     expect(runs[0]?.stdout).toBe('grant done\n');
     const sent = daemon.frames.map((f) => ({ ...(f as object), id: undefined }));
     // Every action names who acted: `cli:<os user>@<host>`.
@@ -310,6 +319,7 @@ describe('operator commands against a daemon', () => {
       { type: 'grant', id: undefined, target: 'p-1', add_usd: 2.5, add_tokens: 1000, actor },
       { type: 'grant', id: undefined, target: 'p-2', once: true, actor },
       { type: 'grant', id: undefined, target: 'user:alice', actor },
+      { type: 'grant', id: undefined, target: 'task:later', add_usd: 1, create: true, actor },
       { type: 'kill', id: undefined, scope: 'session:s-42', reason: 'looping', actor },
       { type: 'kill', id: undefined, all: true, actor },
       { type: 'resume', id: undefined, scope: 'global', actor },

@@ -13,18 +13,21 @@ export function register(program: Command): void {
     .option('--add-tokens <n>', 'tokens to add to the limit, above 0', parseTokens)
     .option('--once', 'let only the prompted request through, leaving the limit as it is')
     .option('--yes', "grant without asking, even above approvals.confirm_above_usd or the scope's current limit")
+    .option('--create', 'grant to a scope the daemon has not seen yet (ahead of its first agent); without it an unknown scope is refused')
     .action(async (target: GrantTarget, _options: unknown, command: Command) => {
-      const options = optionsOf(command, { addUsd: 'number', addTokens: 'number', once: 'boolean', yes: 'boolean' });
+      const options = optionsOf(command, { addUsd: 'number', addTokens: 'number', once: 'boolean', yes: 'boolean', create: 'boolean' });
       if (options.once && (options.addUsd !== undefined || options.addTokens !== undefined)) {
         usageError(command, '--once lets one request through; it cannot be combined with --add-usd or --add-tokens');
       }
       if (options.once && target.kind === 'scope') usageError(command, '--once answers a prompt; give a prompt id, not a scope');
+      if (options.create && target.kind === 'prompt') usageError(command, '--create applies to a scope, not a prompt id');
       const frame = {
         type: 'grant' as const,
         target: target.kind === 'scope' ? target.scope : target.prompt,
         ...(options.addUsd === undefined ? {} : { add_usd: options.addUsd }),
         ...(options.addTokens === undefined ? {} : { add_tokens: options.addTokens }),
         ...(options.once ? { once: true } : {}),
+        ...(options.create ? { create: true as const } : {}),
         actor: cliActor(),
       };
       const result = await withOperator(command, async (client) => {

@@ -270,7 +270,7 @@ class World {
         this.subscribers.forEach((_, i) => this.feed(i, false));
         return;
       case 'grant':
-        d.operator({ type: 'grant', id: this.id('o'), target: (['task:t0', 'session:s0', 'global', 'task:t1'] as const)[o.target] ?? 'global', add_usd: o.usd });
+        d.operator({ type: 'grant', id: this.id('o'), target: (['task:t0', 'session:s0', 'global', 'task:t1'] as const)[o.target] ?? 'global', add_usd: o.usd, create: true });
         return;
       default:
         o satisfies never;

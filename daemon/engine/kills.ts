@@ -15,13 +15,14 @@ export type KillResult = { ok: true; message: string } | { ok: false; code: 'NOT
  * loads a scope that left memory back from the ledger before the event that names it, so a
  * scope absent here was never seen (or left no counters worth keeping).
  */
-function known(st: EngineView, id: ScopeId): boolean {
+export function knownScope(st: EngineView, id: ScopeId): boolean {
   if (st.scopes.has(id) || st.config.scopes[id] !== undefined) return true;
   for (const k of st.keys.values()) if (k.scope === id) return true;
   return false;
 }
 
-function noSuchScope(st: EngineView, id: ScopeId, hint: string): KillResult {
+/** The refusal of an operator action on a scope never seen: near matches named, and what to do instead. */
+export function noSuchScope(st: EngineView, id: ScopeId, hint: string): { ok: false; code: 'NOT_FOUND'; message: string } {
   const near = nearMatches(id, st.scopes.keys());
   const did = near.length > 0 ? ` (did you mean ${near.join(', ')}?)` : '';
   return { ok: false, code: 'NOT_FOUND', message: `no such scope ${id}${did}; ${hint}` };
@@ -36,7 +37,7 @@ export function killedBy(s: ScopeState): ScopeState | null {
 export function kill(st: EngineState, frame: Pick<KillRequest, 'scope' | 'all' | 'reason' | 'create'>, actor: string): KillResult {
   const id = (frame.all ? GLOBAL : frame.scope) as ScopeId;
   // A typo must not create a phantom scope and report success: only --create kills ahead of time.
-  if (id !== GLOBAL && !frame.create && !known(st, id)) return noSuchScope(st, id, 'nothing was killed; to kill it before it exists, add --create');
+  if (id !== GLOBAL && !frame.create && !knownScope(st, id)) return noSuchScope(st, id, 'nothing was killed; to kill it before it exists, add --create');
   const target = st.scopes.get(id) ?? scope(st, id, id === GLOBAL ? null : globalScope(st));
   const reason = frame.reason ?? 'killed by the operator';
   target.killed = { reason, at_ms: st.now };

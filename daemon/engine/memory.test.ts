@@ -40,7 +40,7 @@ describe('engine: memory', () => {
     d.request(held, { type: 'reserve', id: 'r', cost_usd: 0.1 });
     d.disconnect(held);
     d.operator({ type: 'kill', id: 'k', scope: 'task:killed', create: true });
-    d.operator({ type: 'grant', id: 'g', target: 'task:granted', add_usd: 1 });
+    d.operator({ type: 'grant', id: 'g', target: 'task:granted', add_usd: 1, create: true });
     persistAll(d);
     d.advance(61_000);
     d.advance(10_000);

@@ -5,10 +5,10 @@ import { alert, deny, emit, globalScope, limitsOf, markAllChanged, scope as scop
 import { COST, TOKENS, addInto, type Deltas } from './deltas.js';
 import type { EngineState } from './engine-state.js';
 import { createKey, keyJson, revokeKey } from './keys.js';
-import { kill, resume } from './kills.js';
+import { kill, knownScope, noSuchScope, resume } from './kills.js';
 import { formatNano } from './messages.js';
-import { isScopeId, type ScopeId } from './scope.js';
-import type { ConnId, PromptId, ScopeState } from './state.js';
+import { GLOBAL, isScopeId } from './scope.js';
+import { newScope, type ConnId, type PromptId, type ScopeState } from './state.js';
 import { promptsJson, statusJson } from './status.js';
 
 /** Operator commands: kill / resume / grant / once / deny, and the status and prompt views. */
@@ -132,7 +132,7 @@ function grantDeltas(engine: EngineState, frame: GrantRequest): Deltas {
   return d;
 }
 
-type GrantResult = { ok: true; message: string } | { ok: false; code: 'INVALID' | 'CONFIRM_REQUIRED'; message: string };
+type GrantResult = { ok: true; message: string } | { ok: false; code: 'INVALID' | 'NOT_FOUND' | 'CONFIRM_REQUIRED'; message: string };
 
 /** What a limit-raising grant on `scope` would add, or why it may not (yet) be applied. */
 function plan(engine: EngineState, scope: ScopeState, frame: GrantRequest): { ok: true; applied: Deltas } | Extract<GrantResult, { ok: false }> {
@@ -161,12 +161,20 @@ function grant(engine: EngineState, frame: GrantRequest, actor: string): GrantRe
     return { ok: true, message: `granted ${raised} on ${prompt.scope.id} for ${prompt.id}` };
   }
   const invalid = (message: string): GrantResult => ({ ok: false, code: 'INVALID', message });
-  if (/^p\d+-\d+$/.test(frame.target)) return invalid(`target: no pending prompt ${frame.target}`);
+  // Prompt ids hold no colon: such a target was meant as a prompt, one answered, timed out or mistyped.
+  if (frame.target !== GLOBAL && !frame.target.includes(':')) {
+    return { ok: false, code: 'NOT_FOUND', message: `no pending prompt ${frame.target}: it was answered, timed out or never existed; nothing was granted (see spendguard prompts)` };
+  }
   if (!isScopeId(frame.target)) return invalid(`target: ${frame.target} is neither a pending prompt nor a scope (global or kind:id)`);
   if (frame.once) return invalid('once: applies to a pending prompt, not a scope');
-  const scope = engine.scopes.get(frame.target as ScopeId) ?? scopeOf(engine, frame.target as ScopeId, globalScope(engine));
-  const p = plan(engine, scope, frame);
+  const id = frame.target;
+  // A typo must not raise a phantom scope's limit and report success: only --create grants ahead of time.
+  if (id !== GLOBAL && !frame.create && !knownScope(engine, id)) return noSuchScope(engine, id, 'nothing was granted; to grant to it before it exists, add --create');
+  const existing = engine.scopes.get(id);
+  // A new scope is planned as a draft first: a refused grant (too large, nothing to raise) creates nothing.
+  const p = plan(engine, existing ?? { ...newScope(id, null), parent: globalScope(engine) }, frame);
   if (!p.ok) return p;
+  const scope = existing ?? scopeOf(engine, id, globalScope(engine));
   const raised = raise(engine, scope, p.applied, actor);
   retryScopePrompts(engine, scope);
   return { ok: true, message: `granted ${raised} on ${scope.id}` };

@@ -118,7 +118,8 @@ export const DenyCode = z.enum(DENY_CODES);
 export type DenyCode = z.infer<typeof DenyCode>;
 
 /**
- * Operator frames only: NOT_FOUND (kill/resume of a scope the daemon has never seen),
+ * Operator frames only: NOT_FOUND (kill/resume/grant of a scope the daemon has never seen,
+ * a grant to a prompt no longer pending),
  * CONFIRM_REQUIRED (a grant above the confirmation size sent without `confirmed`).
  */
 export const ERROR_CODES = ['INVALID', 'TOO_LARGE', 'UNKNOWN_RESERVATION', 'UNSUPPORTED_VERSION', 'UNAUTHORIZED', 'NOT_FOUND', 'CONFIRM_REQUIRED'] as const;
