@@ -1,3 +1,4 @@
+import wrapAnsi from 'wrap-ansi';
 import type { Pressure } from '../shared/protocol/agent.js';
 import { formatPressure } from '../shared/format/pressure.js';
 import { count, duration, plural, usd } from '../shared/format/units.js';
@@ -9,6 +10,14 @@ export { count, duration, plural, usd };
 /** `ok 42%`, `! warn 74%`, `!! crit 93%`, `X over 104%` (SPEC §5); `ok —` without a limit. */
 export function pressureText(pressure: Pressure, ratio: number | null): string {
   return formatPressure(pressure, ratio);
+}
+
+/**
+ * `text` as lines of at most `width` cells, broken between words (a word longer than a line is
+ * broken inside): for the views that show long text in full instead of cutting it.
+ */
+export function wrapLines(text: string, width: number): string[] {
+  return wrapAnsi(text, Math.max(1, width), { hard: true, trim: true }).split('\n');
 }
 
 /** The longest `pressureText` for ratios below 1000%: column width. */

@@ -20,6 +20,9 @@ export const Command = {
   KillAll: 'kill-all',
   Resume: 'resume',
   Filter: 'filter',
+  Sort: 'sort',
+  HotOnly: 'hot-only',
+  AlertLog: 'alert-log',
   Help: 'help',
   ClearSelection: 'clear-selection',
   Quit: 'quit',
@@ -37,7 +40,7 @@ export type Command = (typeof Command)[keyof typeof Command];
  * screen (`keyContext` in state.ts decides). A key that is not bound in the focused context does
  * nothing there, so what a box lists (generated from here) is exactly what works in it.
  */
-export type Context = 'global' | 'too-small' | 'main' | 'confirm' | 'input' | 'prompt-details' | 'scope-details' | 'overlay';
+export type Context = 'global' | 'too-small' | 'main' | 'confirm' | 'input' | 'prompt-details' | 'scope-details' | 'overlay' | 'log';
 
 /** Named keys; a binding's other keys are single printable characters. `other`: any other key. */
 export type NamedKey = 'up' | 'down' | 'left' | 'right' | 'pageup' | 'pagedown' | 'enter' | 'escape' | 'backspace' | 'ctrl+c' | 'other';
@@ -53,6 +56,8 @@ export interface Binding {
   readonly footer?: { readonly text: string; readonly priority: number };
   /** Changes budgets or agents: disabled by `top --readonly`. */
   readonly mutates?: true;
+  /** The help overlay shows it on the row above (`↑ k ↓ j  previous / next row`), so the overlay fits 80×24. */
+  readonly helpJoin?: true;
 }
 
 export const KEY_TABLE: readonly Binding[] = [
@@ -62,9 +67,9 @@ export const KEY_TABLE: readonly Binding[] = [
   { command: Command.Quit, context: 'too-small', keys: ['q'], label: 'q', help: 'quit (every other key does nothing until the terminal is enlarged)', footer: { text: 'q quit', priority: 0 } },
 
   { command: Command.Up, context: 'main', keys: ['up', 'k'], label: '↑ k', help: 'previous row', footer: { text: '↑↓ select', priority: 3 } },
-  { command: Command.Down, context: 'main', keys: ['down', 'j'], label: '↓ j', help: 'next row' },
+  { command: Command.Down, context: 'main', keys: ['down', 'j'], label: '↓ j', help: 'next row', helpJoin: true },
   { command: Command.PageUp, context: 'main', keys: ['pageup'], label: 'PgUp', help: 'page up' },
-  { command: Command.PageDown, context: 'main', keys: ['pagedown'], label: 'PgDn', help: 'page down' },
+  { command: Command.PageDown, context: 'main', keys: ['pagedown'], label: 'PgDn', help: 'page down', helpJoin: true },
   { command: Command.Collapse, context: 'main', keys: ['left'], label: '←', help: 'collapse / go to parent', footer: { text: '←→ fold', priority: 8 } },
   { command: Command.Expand, context: 'main', keys: ['right'], label: '→', help: 'expand / go to child' },
   { command: Command.Details, context: 'main', keys: ['enter'], label: '⏎', help: 'details of the row', footer: { text: '⏎ details', priority: 6 } },
@@ -77,6 +82,9 @@ export const KEY_TABLE: readonly Binding[] = [
   { command: Command.KillAll, context: 'main', keys: ['X'], label: 'X', help: 'kill all (y confirms)', footer: { text: 'X kill all', priority: 1 }, mutates: true },
   { command: Command.Resume, context: 'main', keys: ['r'], label: 'r', help: 'resume the scope', footer: { text: 'r resume', priority: 1 }, mutates: true },
   { command: Command.Filter, context: 'main', keys: ['/'], label: '/', help: 'filter scopes by name', footer: { text: '/ filter', priority: 7 } },
+  { command: Command.Sort, context: 'main', keys: ['s'], label: 's', help: 'sort siblings: name → spend → burn → pressure', footer: { text: 's sort', priority: 9 } },
+  { command: Command.HotOnly, context: 'main', keys: ['h'], label: 'h', help: 'hot only: scopes under pressure, killed or tripped (h again: all)', footer: { text: 'h hot', priority: 9 } },
+  { command: Command.AlertLog, context: 'main', keys: ['l'], label: 'l', help: 'the whole alert log, in full (scrolls)', footer: { text: 'l log', priority: 7 } },
   { command: Command.ClearSelection, context: 'main', keys: ['escape'], label: 'Esc', help: 'clear filter/selection' },
   { command: Command.Help, context: 'main', keys: ['?'], label: '?', help: 'this help', footer: { text: '? help', priority: 0 } },
   { command: Command.Quit, context: 'main', keys: ['q'], label: 'q', help: 'quit', footer: { text: 'q quit', priority: 0 } },
@@ -100,6 +108,12 @@ export const KEY_TABLE: readonly Binding[] = [
   { command: Command.Kill, context: 'scope-details', keys: ['x'], label: 'x', help: 'kill this scope (y confirms)', footer: { text: 'x kill', priority: 2 }, mutates: true },
   { command: Command.Resume, context: 'scope-details', keys: ['r'], label: 'r', help: 'resume this scope', footer: { text: 'r resume', priority: 1 }, mutates: true },
   { command: Command.Close, context: 'scope-details', keys: ['escape', 'enter', 'q'], label: 'Esc q ⏎', help: 'close the details', footer: { text: 'esc close', priority: 0 } },
+
+  { command: Command.Up, context: 'log', keys: ['up', 'k'], label: '↑ k', help: 'newer alerts', footer: { text: '↑↓ PgUp PgDn scroll', priority: 1 } },
+  { command: Command.Down, context: 'log', keys: ['down', 'j'], label: '↓ j', help: 'older alerts' },
+  { command: Command.PageUp, context: 'log', keys: ['pageup'], label: 'PgUp', help: 'a page newer' },
+  { command: Command.PageDown, context: 'log', keys: ['pagedown'], label: 'PgDn', help: 'a page older' },
+  { command: Command.Close, context: 'log', keys: ['escape', 'enter', 'q', 'l'], label: 'Esc q l ⏎', help: 'close the log', footer: { text: 'esc close', priority: 0 } },
 
   { command: Command.Close, context: 'overlay', keys: ['escape', 'enter', 'q', '?'], label: 'Esc q ? ⏎', help: 'close this view', footer: { text: 'esc close', priority: 0 } },
 ];
@@ -162,6 +176,7 @@ const CONTEXT_TITLES = {
   'prompt-details': 'Details of a prompt',
   'scope-details': 'Details of a scope',
   overlay: 'Help',
+  log: 'Alert log',
 } as const satisfies Record<Context, string>;
 
 export interface HelpSection {
@@ -170,7 +185,7 @@ export interface HelpSection {
 }
 
 /**
- * The `?` overlay's text, from the table; `--readonly` leaves out what it disables. The details
+ * The `?` overlay's text, from the table; `--readonly` leaves out what it disables. The details, log
  * views and the too-small screen list their own keys (from the same table) where they are shown,
  * so the overlay still fits 80×24.
  */
@@ -178,10 +193,15 @@ export function helpSections(readonly: boolean): HelpSection[] {
   const order: Context[] = ['main', 'confirm', 'input', 'overlay', 'global'];
   return order
     .filter((context) => !(readonly && context === 'confirm'))
-    .map((context) => ({
-      title: CONTEXT_TITLES[context],
-      rows: KEY_TABLE.filter((b) => b.context === context && !(readonly && b.mutates)).map((b) => ({ keys: b.label, help: b.help })),
-    }));
+    .map((context) => {
+      const rows: { keys: string; help: string }[] = [];
+      for (const b of KEY_TABLE.filter((b) => b.context === context && !(readonly && b.mutates))) {
+        const above = rows.at(-1);
+        if (b.helpJoin && above) rows[rows.length - 1] = { keys: `${above.keys} ${b.label}`, help: `${above.help} / ${b.help}` };
+        else rows.push({ keys: b.label, help: b.help });
+      }
+      return { title: CONTEXT_TITLES[context], rows };
+    });
 }
 
 /** The keys `--readonly` turns off, as the help overlay names them: `a o d g x X r`. */

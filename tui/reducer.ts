@@ -1,5 +1,7 @@
 import type { FeedFrame } from '../shared/protocol/operator.js';
 import { type Amount, parseAmount } from './amount.js';
+import { SORT_KEYS } from '../shared/format/scope-tree.js';
+import { alertRows } from './alert-rows.js';
 import { applyFrame, mergeAlerts } from './feed.js';
 import { usd } from './format.js';
 import { Command, KEY_TABLE, type KeyPress, resolveKey } from './keys.js';
@@ -87,6 +89,7 @@ function onResize(state: State, size: Size, now_ms: number): State {
       // The filter typed so far stays applied; only the typing ends.
       return { ...resized, mode: { kind: 'main' } };
     case 'help':
+    case 'log':
     case 'details':
       return { ...resized, mode: { kind: 'main' } };
     case 'confirm-kill':
@@ -116,13 +119,13 @@ function onCommand(state: State, command: Command): State {
   }
   switch (command) {
     case Command.Up:
-      return move(state, -1);
+      return state.mode.kind === 'log' ? scrollLog(state, -1) : move(state, -1);
     case Command.Down:
-      return move(state, 1);
+      return state.mode.kind === 'log' ? scrollLog(state, 1) : move(state, 1);
     case Command.PageUp:
-      return move(state, -PAGE_ROWS);
+      return state.mode.kind === 'log' ? scrollLog(state, -PAGE_ROWS) : move(state, -PAGE_ROWS);
     case Command.PageDown:
-      return move(state, PAGE_ROWS);
+      return state.mode.kind === 'log' ? scrollLog(state, PAGE_ROWS) : move(state, PAGE_ROWS);
     case Command.Collapse:
       return collapse(state);
     case Command.Expand:
@@ -147,6 +150,14 @@ function onCommand(state: State, command: Command): State {
       return resume(state);
     case Command.Filter:
       return { ...state, mode: { kind: 'filter', draft: state.filter } };
+    case Command.Sort: {
+      const sort = SORT_KEYS[(SORT_KEYS.indexOf(state.sort) + 1) % SORT_KEYS.length] ?? 'name';
+      return flash({ ...state, sort }, 'info', sort === 'name' ? 'sorted by kind and name (stable)' : `siblings sorted by ${sort}, highest first (s: next order)`);
+    }
+    case Command.HotOnly:
+      return flash({ ...state, hotOnly: !state.hotOnly }, 'info', state.hotOnly ? 'showing every scope' : 'hot only: scopes under pressure, killed, tripped or waiting, with their parents (h: all)');
+    case Command.AlertLog:
+      return { ...state, mode: { kind: 'log' }, logScroll: 0 };
     case Command.Help:
       return { ...state, mode: { kind: 'help' } };
     case Command.ClearSelection:
@@ -166,6 +177,13 @@ function onCommand(state: State, command: Command): State {
     default:
       return command satisfies never;
   }
+}
+
+/** The log scrolls by alert (folded like the panel), newest at the top; it cannot run past the oldest. */
+function scrollLog(state: State, delta: number): State {
+  const last = Math.max(0, alertRows(state.alerts).length - 1);
+  const logScroll = Math.min(last, Math.max(0, state.logScroll + delta));
+  return logScroll === state.logScroll ? state : { ...state, logScroll };
 }
 
 function move(state: State, delta: number): State {
@@ -286,6 +304,7 @@ function cancel(state: State): State {
       return flash({ ...state, mode: { kind: 'main' } }, 'info', 'grant cancelled: nothing was sent');
     case 'main':
     case 'help':
+    case 'log':
     case 'details':
       return { ...state, mode: { kind: 'main' } };
     default:

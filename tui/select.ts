@@ -21,7 +21,7 @@ const NO_SCOPES = {};
 const NO_STRUCTURE = {};
 
 export function visibleTree(state: State): TreeRow[] {
-  return treeRows(state.data?.scopes ?? NO_SCOPES, state.data?.structure ?? NO_STRUCTURE, state.collapsed, state.filter);
+  return treeRows(state.data?.scopes ?? NO_SCOPES, state.data?.structure ?? NO_STRUCTURE, state);
 }
 
 const rowsCache = new WeakMap<readonly Prompt[], WeakMap<TreeRow[], readonly RowKey[]>>();

@@ -1,3 +1,4 @@
+import type { SortKey } from '../shared/format/scope-tree.js';
 import type { AlertJson, OperatorFrame } from '../shared/protocol/operator.js';
 import type { Amount } from './amount.js';
 import type { FeedData } from './feed.js';
@@ -26,6 +27,8 @@ export type GrantTarget = { readonly kind: 'prompt'; readonly prompt: string; re
 export type Mode =
   | { readonly kind: 'main' }
   | { readonly kind: 'help' }
+  /** The whole alert log, newest first, each alert wrapped in full; ↑↓ PgUp PgDn scroll it. */
+  | { readonly kind: 'log' }
   | { readonly kind: 'details'; readonly row: RowKey }
   | { readonly kind: 'filter'; readonly draft: string }
   /** `target: null` kills all. */
@@ -85,6 +88,12 @@ export interface State {
   readonly selection: { readonly key: RowKey; readonly index: number } | null;
   readonly collapsed: ReadonlySet<string>;
   readonly filter: string;
+  /** Order of siblings in the tree (`s` cycles it). */
+  readonly sort: SortKey;
+  /** Only scopes that need the operator, with their ancestors (`h`). */
+  readonly hotOnly: boolean;
+  /** First line of the alert log overlay, counted from the newest. */
+  readonly logScroll: number;
   readonly mode: Mode;
   /** Commands decided but not yet handed to the socket. */
   readonly outbox: readonly Outgoing[];
@@ -110,6 +119,9 @@ export function initialState(options: { readonly: boolean; now_ms: number; size?
     selection: null,
     collapsed: new Set(),
     filter: '',
+    sort: 'name',
+    hotOnly: false,
+    logScroll: 0,
     mode: { kind: 'main' },
     outbox: [],
     inflight: new Map(),
@@ -138,6 +150,8 @@ export function keyContext(state: Pick<State, 'mode' | 'size'>): Exclude<Context
       return 'input';
     case 'help':
       return 'overlay';
+    case 'log':
+      return 'log';
     case 'details':
       return mode.row.startsWith('prompt:') ? 'prompt-details' : 'scope-details';
     default:

@@ -1,12 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { replay, scope } from './test-support/fixtures.js';
-import { blastRadius, buildTree, killerOf } from './tree.js';
+import { blastRadius, buildTree, killerOf, type TreeView } from './tree.js';
 
 const scopes = replay().data?.scopes ?? {};
 
+function view(over: Partial<TreeView> = {}): TreeView {
+  return { collapsed: new Set(), filter: '', sort: 'name', hotOnly: false, ...over };
+}
+
 describe('the scope tree', () => {
   it('nests user › session › task › agent › delegated child, in a stable order', () => {
-    const rows = buildTree(scopes, new Set(), '');
+    const rows = buildTree(scopes, view());
     expect(rows.map((r) => `${'  '.repeat(r.depth)}${r.id}`)).toEqual([
       'global',
       '  user:alice',
@@ -24,18 +28,18 @@ describe('the scope tree', () => {
   });
 
   it('hides what is under a collapsed scope', () => {
-    const rows = buildTree(scopes, new Set(['session:s-42']), '');
+    const rows = buildTree(scopes, view({ collapsed: new Set(['session:s-42']) }));
     expect(rows.map((r) => r.id)).toEqual(['global', 'user:alice', 'session:s-42', 'user:bob', 'session:nightly', 'task:build', 'agent:loop-3']);
     expect(rows[2]?.collapsed).toBe(true);
   });
 
   it('filters to matches, their ancestors and what is under them, even inside collapsed scopes', () => {
-    const rows = buildTree(scopes, new Set(['user:alice']), 't-7');
+    const rows = buildTree(scopes, view({ collapsed: new Set(['user:alice']), filter: 't-7' }));
     expect(rows.map((r) => r.id)).toEqual(['global', 'user:alice', 'session:s-42', 'task:t-7', 'agent:research-1', 'agent:research-1a']);
   });
 
   it('shows a scope whose parent has not arrived yet at the top instead of losing it', () => {
-    const rows = buildTree({ 'agent:orphan': scope({ kind: 'agent', parent: 'task:unknown' }) }, new Set(), '');
+    const rows = buildTree({ 'agent:orphan': scope({ kind: 'agent', parent: 'task:unknown' }) }, view());
     expect(rows.map((r) => r.id)).toEqual(['agent:orphan']);
   });
 

@@ -1,94 +1,67 @@
+import { buildTree as buildScopeTree, childrenIndex, isHot, type SortKey, type TreeRow, withAncestors } from '../shared/format/scope-tree.js';
 import type { FeedScope } from '../shared/protocol/operator.js';
 
 type Scopes = Readonly<Record<string, FeedScope>>;
 
-/** One visible line of the scope tree: its place only; figures are read from the feed when drawn. */
-export interface TreeRow {
-  readonly id: string;
-  readonly parent: string | null;
-  readonly depth: number;
-  readonly hasChildren: boolean;
-  readonly collapsed: boolean;
+export type { TreeRow } from '../shared/format/scope-tree.js';
+
+export interface TreeView {
+  readonly collapsed: ReadonlySet<string>;
+  /** Scope names containing this (case-insensitive) are shown, with their ancestors and subtrees. */
+  readonly filter: string;
+  readonly sort: SortKey;
+  /** Only scopes that need the operator (isHot, or waiting on a prompt), with their ancestors. */
+  readonly hotOnly: boolean;
 }
 
-const KIND_RANK = { global: 0, user: 1, session: 2, task: 3, agent: 4 } as const satisfies Record<FeedScope['kind'], number>;
-
-/**
- * Rows stay in a stable order (kind, then name) rather than by spend: a live list that
- * reorders itself ten times a second moves the row under the operator's cursor.
- */
-function byKindThenName(scopes: Scopes): (a: string, b: string) => number {
-  return (a, b) => {
-    const ka = scopes[a]?.kind ?? 'agent';
-    const kb = scopes[b]?.kind ?? 'agent';
-    return KIND_RANK[ka] - KIND_RANK[kb] || (a < b ? -1 : a > b ? 1 : 0);
-  };
-}
-
-function childrenIndex(scopes: Scopes): { roots: string[]; children: Map<string, string[]> } {
-  const children = new Map<string, string[]>();
-  const roots: string[] = [];
-  for (const [id, scope] of Object.entries(scopes)) {
-    // A parent the feed has not sent yet: show the scope at the top rather than lose it.
-    if (scope.parent === null || scopes[scope.parent] === undefined) roots.push(id);
-    else {
-      const list = children.get(scope.parent);
-      if (list) list.push(id);
-      else children.set(scope.parent, [id]);
-    }
-  }
-  const order = byKindThenName(scopes);
-  roots.sort(order);
-  for (const list of children.values()) list.sort(order);
-  return { roots, children };
-}
-
-/** Scopes whose name contains `filter`, with their ancestors (to place them) and their subtrees. */
-function filterKeep(scopes: Scopes, children: Map<string, string[]>, filter: string): Set<string> | null {
+function nameMatches(scopes: Scopes, filter: string): Set<string> | null {
   const needle = filter.trim().toLowerCase();
   if (needle === '') return null;
-  const keep = new Set<string>();
-  for (const id of Object.keys(scopes)) {
-    if (!id.toLowerCase().includes(needle)) continue;
-    for (let p: string | null = id; p !== null && !keep.has(p); p = scopes[p]?.parent ?? null) keep.add(p);
-    const stack = [...(children.get(id) ?? [])];
-    for (let c = stack.pop(); c !== undefined; c = stack.pop()) {
-      keep.add(c);
-      stack.push(...(children.get(c) ?? []));
-    }
+  const matches = Object.keys(scopes).filter((id) => id.toLowerCase().includes(needle));
+  const keep = withAncestors(scopes, matches);
+  const { children } = childrenIndex(scopes);
+  const stack = matches.flatMap((id) => children.get(id) ?? []);
+  for (let c = stack.pop(); c !== undefined; c = stack.pop()) {
+    keep.add(c);
+    stack.push(...(children.get(c) ?? []));
   }
   return keep;
 }
 
+function hotScopes(scopes: Scopes): Set<string> {
+  return withAncestors(
+    scopes,
+    Object.entries(scopes)
+      .filter(([, s]) => isHot(s) || s.state === 'waiting')
+      .map(([id]) => id),
+  );
+}
+
 /** The tree's visible rows, depth first. While filtering, matches are shown even under collapsed scopes. */
-export function buildTree(scopes: Scopes, collapsed: ReadonlySet<string>, filter: string): TreeRow[] {
-  const { roots, children } = childrenIndex(scopes);
-  const keep = filterKeep(scopes, children, filter);
-  const rows: TreeRow[] = [];
-  // Iterative: delegation chains can be deep, and the call stack is not a bound we state.
-  const stack: Array<{ id: string; depth: number }> = roots.map((id) => ({ id, depth: 0 })).reverse();
-  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    const scope = scopes[item.id];
-    if (!scope || (keep && !keep.has(item.id))) continue;
-    const kids = (children.get(item.id) ?? []).filter((c) => !keep || keep.has(c));
-    const isCollapsed = keep === null && collapsed.has(item.id);
-    rows.push({ id: item.id, parent: scope.parent, depth: item.depth, hasChildren: kids.length > 0, collapsed: isCollapsed && kids.length > 0 });
-    if (!isCollapsed) for (let i = kids.length - 1; i >= 0; i--) stack.push({ id: kids[i] as string, depth: item.depth + 1 });
-  }
+export function buildTree(scopes: Scopes, view: TreeView): TreeRow[] {
+  const byName = nameMatches(scopes, view.filter);
+  const hot = view.hotOnly ? hotScopes(scopes) : null;
+  const keep = byName && hot ? new Set([...byName].filter((id) => hot.has(id))) : (byName ?? hot);
+  return buildScopeTree(scopes, { sort: view.sort, collapsed: view.collapsed, keep });
+}
+
+let cache: { basis: object; view: TreeView; rows: TreeRow[] } | null = null;
+
+/**
+ * `buildTree` for the reducer and the screen together. In name order with no "hot" filter the
+ * rows change only with the tree's shape (`structure`), so they are not rebuilt on every frame;
+ * sorted by a figure or filtered by heat, they follow the figures.
+ */
+export function treeRows(scopes: Scopes, structure: object, view: TreeView): TreeRow[] {
+  const basis = view.sort === 'name' && !view.hotOnly ? structure : scopes;
+  if (cache && cache.basis === basis && sameView(cache.view, view)) return cache.rows;
+  const rows = buildTree(scopes, view);
+  cache = { basis, view, rows };
   return rows;
 }
 
-let cache: { structure: object; collapsed: ReadonlySet<string>; filter: string; rows: TreeRow[] } | null = null;
-
-/**
- * `buildTree` for the reducer and the screen together, rebuilt only when the tree's shape
- * (`structure`), the collapsed set or the filter changes — not on every frame.
- */
-export function treeRows(scopes: Scopes, structure: object, collapsed: ReadonlySet<string>, filter: string): TreeRow[] {
-  if (cache && cache.structure === structure && cache.collapsed === collapsed && cache.filter === filter) return cache.rows;
-  const rows = buildTree(scopes, collapsed, filter);
-  cache = { structure, collapsed, filter, rows };
-  return rows;
+function sameView(a: TreeView, b: TreeView): boolean {
+  return a.collapsed === b.collapsed && a.filter === b.filter && a.sort === b.sort && a.hotOnly === b.hotOnly;
 }
 
 /** True when `ancestor` is `id` or above it. */

@@ -15,6 +15,7 @@ function scope(overrides: Partial<ScopeStatus>): ScopeStatus {
     ratio: null,
     killed: false,
     killed_by: null,
+    parent: null,
     breaker: 'closed',
     mode: 'hard',
     agents: 0,
@@ -161,5 +162,33 @@ describe('inherited kills in the status table', () => {
     expect(out.find((l) => l.startsWith('agent:bob'))).toContain('KILLED (by task:t)');
     expect(out.find((l) => l.startsWith('task:t'))).toMatch(/KILLED(?! \()/);
     expect(out.find((l) => l.startsWith('task:u'))).not.toContain('KILLED');
+  });
+});
+
+describe('the scope tree in the status table', () => {
+  const fleet = status({
+    global: scope({ spent: { cost_usd: 9 } }),
+    'user:a': scope({ parent: 'global', spent: { cost_usd: 1 } }),
+    'user:b': scope({ parent: 'global', spent: { cost_usd: 8 }, burn_usd_per_min_1m: 0.5 }),
+    'session:a1': scope({ parent: 'user:a', spent: { cost_usd: 1 }, pressure: 'critical', ratio: 0.95 }),
+    'session:b1': scope({ parent: 'user:b', spent: { cost_usd: 3 } }),
+    'session:b2': scope({ parent: 'user:b', spent: { cost_usd: 5 }, burn_usd_per_min_1m: 0.4 }),
+  });
+  const ids = (text: string): string[] => text.split('\n').filter((l) => /^ *(global|user|session)/.test(l)).map((l) => l.replace(/^( *\S+).*$/, '$1'));
+
+  it('nests each scope under its parent, two spaces a level, siblings by name', () => {
+    expect(ids(renderStatusTable(fleet))).toEqual(['global', '  user:a', '    session:a1', '  user:b', '    session:b1', '    session:b2']);
+  });
+
+  it('sorts siblings by spend, burn or pressure, keeping each under its parent', () => {
+    expect(ids(renderStatusTable(fleet, { sort: 'spend', hot: false }))).toEqual(['global', '  user:b', '    session:b2', '    session:b1', '  user:a', '    session:a1']);
+    expect(ids(renderStatusTable(fleet, { sort: 'burn', hot: false }))).toEqual(['global', '  user:b', '    session:b2', '    session:b1', '  user:a', '    session:a1']);
+    expect(ids(renderStatusTable(fleet, { sort: 'pressure', hot: false }))).toEqual(['global', '  user:a', '    session:a1', '  user:b', '    session:b1', '    session:b2']);
+  });
+
+  it('--hot keeps what needs the operator and the scopes above it, and says so when nothing is hot', () => {
+    expect(ids(renderStatusTable(fleet, { sort: 'name', hot: true }))).toEqual(['global', '  user:a', '    session:a1']);
+    const calm = status({ global: scope({}), 'user:a': scope({ parent: 'global' }) });
+    expect(renderStatusTable(calm, { sort: 'name', hot: true })).toContain('nothing is hot');
   });
 });

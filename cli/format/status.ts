@@ -3,18 +3,33 @@ import type { LedgerHealth, ScopeStatus, StatusJson } from '../../shared/protoco
 import { formatPressure, isPressure, pressureRank } from '../../shared/format/pressure.js';
 import { amountAt, costUsage, formatTokens, tokenUsage, windowOf } from '../../shared/format/usage.js';
 import { burnText, exhaustionText, nextExhaustion } from '../../shared/format/projection.js';
+import { buildTree, isHot, type SortKey, withAncestors } from '../../shared/format/scope-tree.js';
 import { renderTable } from './table.js';
 import { duration, plural, usd, usdColumn } from '../../shared/format/units.js';
 
-const KIND_ORDER = ['global', 'user', 'session', 'task', 'agent'];
+export interface TreeChoice {
+  readonly sort: SortKey;
+  /** Only scopes that need the operator, with their ancestors. */
+  readonly hot: boolean;
+}
 
-export function sortedScopes(status: StatusJson): [string, ScopeStatus][] {
-  const rank = (scope: string): number => {
-    const kind = scope.split(':')[0] ?? scope;
-    const i = KIND_ORDER.indexOf(kind);
-    return i < 0 ? KIND_ORDER.length : i;
-  };
-  return Object.entries(status.scopes).sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
+/**
+ * The scopes as the tree the TUI draws (the same builder): each under its parent, siblings in
+ * `sort` order; the id indented two spaces per level.
+ */
+export function scopeTreeRows(status: StatusJson, choice: TreeChoice = { sort: 'name', hot: false }): [string, ScopeStatus, number][] {
+  const keep = choice.hot
+    ? withAncestors(
+        status.scopes,
+        Object.entries(status.scopes)
+          .filter(([, s]) => isHot(s))
+          .map(([id]) => id),
+      )
+    : null;
+  return buildTree(status.scopes, { sort: choice.sort, keep }).flatMap((row) => {
+    const scope = status.scopes[row.id];
+    return scope ? [[row.id, scope, row.depth] as [string, ScopeStatus, number]] : [];
+  });
 }
 
 /**
@@ -28,7 +43,7 @@ export function ledgerWarning(status: StatusJson): string | null {
   return `✖ LEDGER UNAVAILABLE${since}: ${ledger.error ?? 'writes fail'} — reserves and delegations are denied UNAVAILABLE and spend is not acknowledged until it can write; free disk space under the state dir`;
 }
 
-export function renderStatusTable(status: StatusJson): string {
+export function renderStatusTable(status: StatusJson, choice: TreeChoice = { sort: 'name', hot: false }): string {
   const warning = ledgerWarning(status);
   const header = [
     ...(warning === null ? [] : [warning]),
@@ -37,15 +52,16 @@ export function renderStatusTable(status: StatusJson): string {
       ? `config error: ${status.config.error}`
       : `config: ${status.config.path ?? 'embedded defaults'} (loaded ${new Date(status.config.loaded_at).toLocaleTimeString()})`,
   ].join('\n');
-  const scopes = sortedScopes(status);
-  if (scopes.length === 0) return `${header}\n\nno scopes yet: no agent has connected\n`;
+  const scopes = scopeTreeRows(status, choice);
+  if (Object.keys(status.scopes).length === 0) return `${header}\n\nno scopes yet: no agent has connected\n`;
+  if (scopes.length === 0) return `${header}\n\nnothing is hot: no scope under pressure, killed or with an open breaker (drop --hot to see all)\n`;
   const costs = scopes.map(([, s]) => costUsage(s));
   // Each dollar column has one number of decimals, so the points line up (issue 13).
   const spent = usdColumn(costs.map((u) => u.spent));
   const limits = usdColumn(costs.map((u) => u.limit ?? null));
   const reserved = usdColumn(costs.map((u) => (u.reserved > 0 ? u.reserved : null)));
-  const rows = scopes.map(([id, s], i) => [
-    id,
+  const rows = scopes.map(([id, s, depth], i) => [
+    `${'  '.repeat(depth)}${id}`,
     spent[i] ?? '—',
     limits[i] ?? '—',
     windowOf(costs[i] ?? costUsage(s)),
@@ -65,7 +81,8 @@ export function renderStatusTable(status: StatusJson): string {
     rows,
     ['left', 'right', 'right', 'left', 'right', 'right', 'left', 'right', 'right', 'right', 'left', 'left'],
   );
-  return `${header}\n\n${table}`;
+  const shown = status.scopes_total !== undefined && status.scopes_total > Object.keys(status.scopes).length ? `\n${Object.keys(status.scopes).length} of ${status.scopes_total} scopes shown: those that need the operator, then the most recently active\n` : '';
+  return `${header}\n\n${table}${shown}`;
 }
 
 /** `KILLED` for its own kill, `KILLED (by task:t)` for one inherited from an ancestor: either way it is stopped, and the name says what to resume. */

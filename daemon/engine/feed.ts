@@ -29,7 +29,6 @@ export function feedScope(engine: EngineView, s: ScopeState, waiting: ReadonlySe
   const source = limits.checks.length === 0 ? 'none' : (limits.checks.find((c) => c.source !== 'config')?.source ?? 'config');
   return {
     ...scopeStatus(engine, s),
-    parent: s.parent?.id ?? null,
     kind,
     delay_ms: delayFor(ratioOf(engine, s), engine.config.backpressure),
     state,

@@ -62,6 +62,10 @@ describe('engine: inherited kills', () => {
     expect(s['task:t']).toMatchObject({ killed: true, killed_by: 'task:t' });
     expect(s['agent:bob']).toMatchObject({ killed: false, killed_by: 'task:t' });
     expect(s['session:s']).toMatchObject({ killed: false, killed_by: null });
+    // Each scope names its parent: status --json is a tree a script can rebuild.
+    expect(s['agent:bob']?.parent).toBe('task:t');
+    expect(s['task:t']?.parent).toBe('session:s');
+    expect(s['global']?.parent).toBeNull();
     d.operator({ type: 'kill', id: 'k2', all: true });
     expect(statusJson(d.engine.view).scopes['agent:bob']).toMatchObject({ killed_by: 'task:t' });
     expect(statusJson(d.engine.view).scopes['session:s']).toMatchObject({ killed_by: 'global' });

@@ -73,6 +73,7 @@ export function scopeStatus(engine: EngineView, s: ScopeState): ScopeStatus {
     ratio: ratio === null || !Number.isFinite(ratio) ? (ratio === null ? null : 1e9) : Math.round(ratio * 10_000) / 10_000,
     killed: s.killed !== null,
     killed_by: killedBy(s)?.id ?? null,
+    parent: s.parent?.id ?? null,
     breaker: engine.runaway.breakerState(s, engine.now),
     mode: limits.mode,
     agents: s.connections,

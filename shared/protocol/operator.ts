@@ -55,6 +55,8 @@ export const GrantRequest = z.strictObject({
    * more than the scope's current limit in a dimension, is refused without it.
    */
   confirmed: z.literal(true).optional(),
+  /** Grant to a scope the daemon has never seen (ahead of its first agent); without it an unknown scope is refused. */
+  create: z.literal(true).optional(),
   actor,
 });
 
@@ -118,6 +120,8 @@ export const ScopeStatus = z.object({
   killed: z.boolean(),
   /** The nearest killed scope on its path to global (itself first): what blocks it, and what to resume; null: not blocked. */
   killed_by: z.string().nullable().default(null),
+  /** The scope it sits under (null for global): with it, `status --json` is a tree. */
+  parent: z.string().nullable().default(null),
   breaker: Breaker,
   mode: z.enum(['hard', 'soft', 'approval']),
   agents: z.number(),
@@ -133,7 +137,6 @@ export const ScopeKindName = z.enum(['global', 'user', 'session', 'task', 'agent
 
 /** A scope as the live feed shows it: its status plus where it sits in the tree. */
 export const FeedScope = ScopeStatus.extend({
-  parent: z.string().nullable(),
   kind: ScopeKindName,
   /** Backpressure delay the next grant under this scope would carry. */
   delay_ms: z.number(),

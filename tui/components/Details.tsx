@@ -1,7 +1,7 @@
 import { Box, Text } from 'ink';
 import type { FeedScope } from '../../shared/protocol/operator.js';
 import type { Prompt } from '../feed.js';
-import { count, delay, duration, fit, orDash, plural, pressureText, rate, usd } from '../format.js';
+import { count, delay, duration, fit, orDash, plural, pressureText, rate, usd, wrapLines } from '../format.js';
 import { usdColumn } from '../../shared/format/units.js';
 import { isStale, promptAge, promptExpiresIn, promptOf, sortedPrompts } from '../select.js';
 import { footerHints } from '../keys.js';
@@ -58,14 +58,14 @@ function limitLines(scope: FeedScope, theme: Theme): Segment[][] {
 
 const STATE_WORDS = { running: 'running', waiting: 'waiting for approval', killed: 'killed', idle: 'idle' } as const satisfies Record<FeedScope['state'], string>;
 
-function scopeLines(state: State, id: string, scope: FeedScope, theme: Theme): Segment[][] {
+function scopeLines(state: State, id: string, scope: FeedScope, theme: Theme, width: number): Segment[][] {
   const scopes = state.data?.scopes ?? {};
   const under = descendantCounts(scopes, id);
   const reach = blastRadius(scopes, id);
   const killer = killerOf(scopes, id);
   const children = (['user', 'session', 'task', 'agent'] as const).filter((k) => under[k] > 0).map((k) => plural(under[k], k));
-  const killed =
-    killer === null ? [seg('not killed')] : killer === id ? [seg(`killed: ${scope.kill_reason ?? ''} (r resumes)`, theme.danger)] : [seg(`stopped by the kill of ${killer}: ${scope.kill_reason ?? ''}`, theme.danger)];
+  const killText = killer === null ? null : killer === id ? `killed: ${scope.kill_reason ?? ''} (r resumes)` : `stopped by the kill of ${killer}: ${scope.kill_reason ?? ''}`;
+  const killed = killText === null ? [[seg('not killed')]] : wrapLines(killText, width).map((line) => [seg(line, theme.danger)]);
   return [
     [seg(id, theme.title), seg(`  ${scope.kind}${scope.parent ? ` under ${scope.parent}` : ''} · ${STATE_WORDS[stateOf(scope, sortedPrompts(state).some((p) => p.agent === id))]}`)],
     [seg('pressure '), seg(pressureText(scope.pressure, scope.ratio), theme.pressure[scope.pressure]), seg(` · mode ${scope.mode} · limits from ${scope.limit_source}`)],
@@ -73,7 +73,7 @@ function scopeLines(state: State, id: string, scope: FeedScope, theme: Theme): S
     ...limitLines(scope, theme),
     [seg(`burn $/min ${rate(scope.burn_usd_per_min_1m)} now · ${rate(scope.burn_usd_per_min_10m)} 10m · runs out in ${orDash(scope.exhaustion_ms, duration)}`)],
     [seg(`under it: ${children.length > 0 ? children.join(', ') : 'nothing'} · ${plural(reach.agents, 'connected agent')}`)],
-    killed,
+    ...killed,
     keyLine(state, theme),
   ];
 }
@@ -83,27 +83,30 @@ function keyLine(state: State, theme: Theme): Segment[] {
   return [seg(footerHints(keyContext(state), Number.MAX_SAFE_INTEGER, state.readonly, hintTexts(state)).replaceAll('  ', ' · '), theme.muted)];
 }
 
-function promptLines(state: State, prompt: Prompt, theme: Theme): Segment[][] {
+function promptLines(state: State, prompt: Prompt, theme: Theme, width: number): Segment[][] {
   const limit = prompt.limit_usd ?? state.data?.scopes[prompt.scope]?.limit.cost_usd;
   return [
     [seg(`prompt ${prompt.id}`, theme.title), seg(`  ${prompt.agent} on ${prompt.scope}`)],
     [seg(`asks ${asked(prompt)} · spend if granted ${orDash(prompt.projected_usd, usd)}${typeof limit === 'number' ? ` of a ${usd(limit)} limit` : ''}`)],
     [seg(`times out in ${duration(promptExpiresIn(state, prompt))} (then denied APPROVAL_TIMEOUT) · waiting ${duration(promptAge(state, prompt))}`)],
-    [seg(`reason: ${prompt.reason}`)],
+    // The reason is what the operator decides on: shown whole, wrapped, never cut.
+    ...wrapLines(`reason: ${prompt.reason}`, width).map((line) => [seg(line)]),
     ...(state.readonly ? [[seg('read-only: answer it with spendguard grant / deny', theme.muted)]] : []),
     keyLine(state, theme),
   ];
 }
 
 /** Everything the feed says about the row under the cursor; Esc closes. */
-export function Details({ state, row, height }: { state: State; row: RowKey; height: number }) {
+export function Details({ state, row, height, width }: { state: State; row: RowKey; height: number; width: number }) {
   const theme = useTheme();
   const prompt = promptOf(state, row);
   const id = row.slice(row.indexOf(':') + 1);
   const scope = state.data?.scopes[id];
+  // Inside the border and its padding.
+  const inner = Math.max(10, width - 4);
   let lines: Segment[][];
-  if (row.startsWith('prompt:')) lines = prompt ? promptLines(state, prompt, theme) : [[seg(`prompt ${id} is answered or gone`, theme.muted)]];
-  else lines = scope ? scopeLines(state, id, scope, theme) : [[seg(`${id} is no longer in the feed`, theme.muted)]];
+  if (row.startsWith('prompt:')) lines = prompt ? promptLines(state, prompt, theme, inner) : [[seg(`prompt ${id} is answered or gone`, theme.muted)]];
+  else lines = scope ? scopeLines(state, id, scope, theme, inner) : [[seg(`${id} is no longer in the feed`, theme.muted)]];
   const overlay = isStale(state) ? theme.stale : undefined;
   const inside = Math.max(0, height - 2);
   const room = lines.length > inside ? inside - 1 : inside;

@@ -103,6 +103,11 @@ function rowSegments(row: TreeRow, s: FeedScope, money: Money, waiting: boolean,
   return segments;
 }
 
+function emptyText(state: State): string {
+  if (state.filter !== '') return `  no ${state.hotOnly ? 'hot ' : ''}scope matches "${state.filter}" (Esc clears the filter${state.hotOnly ? ', h shows all' : ''})`;
+  return '  nothing is hot: no scope under pressure, killed or tripped (h shows all)';
+}
+
 export function ScopeTree({ state, layout }: { state: State; layout: Layout }) {
   const theme = useTheme();
   const rows = visibleTree(state);
@@ -121,7 +126,7 @@ export function ScopeTree({ state, layout }: { state: State; layout: Layout }) {
   const moneyRows = moneyColumns(known.map(([, scope]) => scope), columns);
   const money = new Map(known.map(([id], i) => [id, moneyRows[i]]));
 
-  const filter = state.filter === '' ? '' : ` /${state.filter}`;
+  const filter = `${state.hotOnly ? ' hot' : ''}${state.sort === 'name' ? '' : ` ↓${state.sort}`}${state.filter === '' ? '' : ` /${state.filter}`}`;
   const range = state.data === null ? '' : shown.length < rows.length ? ` ${first + 1}–${first + shown.length} of ${rows.length}` : ` (${rows.length})`;
   const heading = [
     fit(`Scopes${filter}${range}`, GUTTER + columns.name),
@@ -138,7 +143,7 @@ export function ScopeTree({ state, layout }: { state: State; layout: Layout }) {
     <Box flexDirection="column" height={layout.treeRows + 1}>
       <Line segments={[seg(heading, theme.title)]} />
       {state.data === null ? <Line segments={[seg('  no scopes yet', theme.muted)]} /> : null}
-      {state.data !== null && rows.length === 0 ? <Line segments={[seg(`  no scope matches "${state.filter}" (Esc clears the filter)`, theme.muted)]} /> : null}
+      {state.data !== null && rows.length === 0 ? <Line segments={[seg(emptyText(state), theme.muted)]} /> : null}
       {shown.map((row) => {
         const scope = state.data?.scopes[row.id];
         const cells = money.get(row.id);

@@ -2,6 +2,7 @@ import { Box } from 'ink';
 import { isTooSmall, layout, type Size } from '../layout.js';
 import { visibleTree } from '../select.js';
 import type { State } from '../state.js';
+import { AlertLog } from './AlertLog.js';
 import { Alerts } from './Alerts.js';
 import { Approvals } from './Approvals.js';
 import { ConfirmDialog, ResumeDialog } from './ConfirmDialog.js';
@@ -33,8 +34,16 @@ export function Screen({ state, size, endpoint }: { state: State; size: Size; en
           <Footer state={state} layout={l} />
         </Box>
       );
+    case 'log':
+      return (
+        <Box flexDirection="column" width={l.columns} height={l.height}>
+          <Header state={state} layout={l} endpoint={endpoint} />
+          <AlertLog state={state} width={l.columns} height={l.height - l.headerLines - 1} />
+          <Footer state={state} layout={l} />
+        </Box>
+      );
     case 'details':
-      body = <Details state={state} row={mode.row} height={treeHeight + alertsHeight} />;
+      body = <Details state={state} row={mode.row} height={treeHeight + alertsHeight} width={l.columns} />;
       break;
     case 'confirm-kill':
       body = [
