@@ -22,8 +22,11 @@ const Row = z.object({
   calls: z.number(),
 });
 
-/** Aggregates the ledger's usage rows per group; days in calendar order, other groups by cost. */
-export function queryReport(ledgerFile: string, by: ReportGroup, sinceMs: number | undefined): ReportRow[] {
+/**
+ * Opens the ledger read-only, runs `read`, and closes it; an unopenable or unreadable ledger is
+ * a `CommandFailure` naming the file. Shared by every report over the ledger.
+ */
+export function readLedger<T>(ledgerFile: string, read: (db: Database.Database) => T): T {
   let db: Database.Database;
   try {
     // Read-only beside the running daemon: WAL lets this read a consistent snapshot without blocking its writes.
@@ -35,6 +38,18 @@ export function queryReport(ledgerFile: string, by: ReportGroup, sinceMs: number
     );
   }
   try {
+    return read(db);
+  } catch (error) {
+    if (error instanceof CommandFailure) throw error;
+    throw new CommandFailure(`cannot read the ledger ${ledgerFile}: ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    db.close();
+  }
+}
+
+/** Aggregates the ledger's usage rows per group; days in calendar order, other groups by cost. */
+export function queryReport(ledgerFile: string, by: ReportGroup, sinceMs: number | undefined): ReportRow[] {
+  return readLedger(ledgerFile, (db) => {
     const order = by === 'day' ? 'key ASC' : 'cost_nano DESC, key ASC';
     const sql =
       `SELECT ${GROUP_SQL[by]} AS key, SUM(cost_nano) AS cost_nano, SUM(input_tokens) AS input_tokens, ` +
@@ -47,10 +62,5 @@ export function queryReport(ledgerFile: string, by: ReportGroup, sinceMs: number
       output_tokens: r.output_tokens,
       calls: r.calls,
     }));
-  } catch (error) {
-    if (error instanceof CommandFailure) throw error;
-    throw new CommandFailure(`cannot read the ledger ${ledgerFile}: ${error instanceof Error ? error.message : String(error)}`);
-  } finally {
-    db.close();
-  }
+  });
 }
