@@ -152,7 +152,11 @@ describe('engine: who did it', () => {
       ['grant', 'cli:bob@box'],
       ['prompt_answer', 'hook'],
     ]);
-    expect(alerts).toEqual(expect.arrayContaining([expect.stringMatching(/^task:t killed by top:alice@box/), 'task:t resumed by cli:bob@box', expect.stringMatching(/^cli:bob@box granted/)]));
+    expect(alerts).toEqual(expect.arrayContaining([expect.stringMatching(/^task:t killed by top:alice@box/), 'task:t resumed by cli:bob@box', expect.stringMatching(/^cli:bob@box granted/), expect.stringMatching(/^hook denied p/)]));
+    const again = d.request(c, { type: 'reserve', id: 'r2', cost_usd: 1 });
+    if (again.type !== 'pending') throw new Error('expected pending');
+    op({ type: 'grant', id: 'o', target: again.prompt, once: true, actor: 'top:carol@box' });
+    expect(alerts).toEqual(expect.arrayContaining([expect.stringMatching(/^top:carol@box allowed p\S+ once/)]));
   });
 
   it('the schema bounds the actor', () => {

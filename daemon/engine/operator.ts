@@ -56,6 +56,8 @@ export function handleOperator(engine: EngineState, conn: ConnId, frame: Operato
       dropPrompt(engine, p);
       deny(engine, p.conn, p.request.id, 'APPROVAL_DENIED', p.scope.id, `the operator denied: ${p.reason}`);
       emit(engine, { type: 'action', row: { ts: engine.now, kind: 'prompt_answer', scope: p.scope.id, actor, data: { prompt: p.id, answer: 'deny' } } });
+      // Who answered is in the alert log as well as the ledger, so two operators can be told apart on screen.
+      alert(engine, 'info', 'prompt', p.scope.id, `${actor} denied ${p.id} (${p.agent.id} on ${p.scope.id})`);
       ok(`denied ${p.id} (${p.agent.id})`);
       return;
     }
@@ -149,6 +151,7 @@ function grant(engine: EngineState, frame: GrantRequest, actor: string): GrantRe
   if (prompt) {
     if (frame.once || prompt.kind === 'tool') {
       emit(engine, { type: 'action', row: { ts: engine.now, kind: 'prompt_answer', scope: prompt.scope.id, actor, data: { prompt: prompt.id, answer: 'once' } } });
+      alert(engine, 'info', 'prompt', prompt.scope.id, `${actor} allowed ${prompt.id} once (${prompt.agent.id} on ${prompt.scope.id})`);
       retryPrompt(engine, prompt, { onceAt: prompt.scope });
       return { ok: true, message: `allowed ${prompt.id} once` };
     }
