@@ -55,7 +55,7 @@ describe('App: keys end to end (stdin → key table → reducer → screen / soc
   it('↑↓ j k and PgDn move the selection over prompts, then scopes', async () => {
     const { keys, frame } = await mount();
     await keys(KEYS.down);
-    expect(frame()).toMatch(/\n› agent:loop-3 session:nightly/);
+    expect(frame()).toMatch(/\n› agent:loop-3 +\S+ left session:nightly/);
     await keys('j', 'j');
     expect(frame()).toMatch(/\n› {2}▾ user:alice/);
     await keys('k', KEYS.up);
@@ -151,9 +151,9 @@ describe('App: keys end to end (stdin → key table → reducer → screen / soc
 
   it('countdowns and ages move with the clock between frames', async () => {
     const { frame } = await mount();
-    expect(frame()).toContain('1m57s left  age 2s');
+    expect(frame()).toMatch(/1m57s left session:nightly .* age 2s /);
     await act(async () => void vi.advanceTimersByTime(5_000));
-    expect(frame()).toContain('1m52s left  age 7s');
+    expect(frame()).toMatch(/1m52s left session:nightly .* age 7s /);
   });
 
   it('adapts live to resizes, down to the too-small message and back', async () => {

@@ -68,6 +68,17 @@ export function fit(text: string, width: number, align: 'left' | 'right' = 'left
   return align === 'left' ? text.padEnd(width) : text.padStart(width);
 }
 
+/**
+ * Like `fit`, but a name too long loses its middle, not its end: `agent:planner.…sub-02` — the
+ * end is what tells fan-out siblings and tagged runs apart.
+ */
+export function fitMiddle(text: string, width: number): string {
+  const chars = [...text];
+  if (chars.length <= width || width < 8) return fit(text, width);
+  const tail = Math.floor((width - 1) / 2);
+  return `${chars.slice(0, width - 1 - tail).join('')}…${chars.slice(chars.length - tail).join('')}`;
+}
+
 /** `delay 750ms`, `delay 1.5s`. */
 export function delay(ms: number): string {
   return ms < 1_000 ? `${ms}ms` : `${(ms / 1_000).toFixed(ms % 1_000 === 0 ? 0 : 1)}s`;

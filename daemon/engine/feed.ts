@@ -25,7 +25,8 @@ export function feedScope(engine: EngineView, s: ScopeState, waiting: ReadonlySe
   const limits = limitsOf(engine, s);
   const killer = killedAbove(s);
   const kind = scopeKind(s.id);
-  const state: FeedScope['state'] = killer ? 'killed' : waiting.has(s) ? 'waiting' : kind === 'agent' ? (s.connections > 0 ? 'running' : 'idle') : s.conn_refs > 0 || s.counters.first_event_ms !== null ? 'running' : 'idle';
+  // Running means an agent is connected at or under it now; a scope that only spent in the past is idle.
+  const state: FeedScope['state'] = killer ? 'killed' : waiting.has(s) ? 'waiting' : kind === 'agent' ? (s.connections > 0 ? 'running' : 'idle') : s.conn_refs > 0 ? 'running' : 'idle';
   const source = limits.checks.length === 0 ? 'none' : (limits.checks.find((c) => c.source !== 'config')?.source ?? 'config');
   return {
     ...scopeStatus(engine, s),

@@ -92,8 +92,8 @@ describe('an inherited kill says which ancestor', () => {
     expect(s.scopes['agent:bob']).toMatchObject({ killed: false, killed_by: 'task:inherit' });
     expect(s.scopes['global']).toMatchObject({ killed: false, killed_by: null });
     const table = await cli('status');
-    expect(table.stdout.split('\n').find((l) => l.startsWith('agent:bob'))).toMatch(/KILLED \(by task:inherit\)/);
-    expect(table.stdout.split('\n').find((l) => l.startsWith('task:inherit'))).toMatch(/KILLED(?! \(by)/);
+    expect(table.stdout.split('\n').find((l) => l.trimStart().startsWith('agent:bob'))).toMatch(/KILLED \(by task:inherit\)/);
+    expect(table.stdout.split('\n').find((l) => l.trimStart().startsWith('task:inherit'))).toMatch(/KILLED(?! \(by)/);
     const r = await cli('resume', 'agent:bob');
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('agent:bob is blocked by the kill of task:inherit; resume task:inherit');
@@ -149,7 +149,7 @@ describe('who did it, and exactly at the limit', () => {
     const a = await agent('f1', 'full');
     expect(await a.request({ type: 'spend', id: 's1', key: 'full-1', cost_usd: 1 })).toMatchObject({ type: 'ack' });
     const table = await cli('status');
-    const line = table.stdout.split('\n').find((l) => l.startsWith('task:full'));
+    const line = table.stdout.split('\n').find((l) => l.trimStart().startsWith('task:full'));
     expect(line).toContain('■ at limit 100%');
     expect(line).not.toContain('over');
   });

@@ -56,7 +56,7 @@ describe('spendguard top on a terminal too small to draw', () => {
       answered = true;
     });
     await pending;
-    await waitForScreen(SESSION, /Pending approvals \(1\)[\s\S]*agent:small-a1 session:small-s1/);
+    await waitForScreen(SESSION, /Pending approvals \(1\)[\s\S]*agent:small-a1 +\S+ left session:small-s1/);
 
     let killed = false;
     void agent.next((f) => f.type === 'kill', 60_000).then(
@@ -80,7 +80,7 @@ describe('spendguard top on a terminal too small to draw', () => {
     expect(term.pane(SESSION, '#{pane_width}x#{pane_height}')).toBe('60x20');
 
     tmux('resize-window', '-t', SESSION, '-x', '80', '-y', '24');
-    const back = await waitForScreen(SESSION, /Pending approvals \(1\)[\s\S]*agent:small-a1 session:small-s1/);
+    const back = await waitForScreen(SESSION, /Pending approvals \(1\)[\s\S]*agent:small-a1 +\S+ left session:small-s1/);
     expect(back).toContain('● live');
     expect(back).not.toMatch(/Kill .*\?|Grant to/);
     expect(answered).toBe(false);

@@ -41,7 +41,7 @@ describe('spendguard top in a terminal', () => {
     const answer = agent.request({ type: 'reserve', id: 'r1', cost_usd: 0.5 }, 30_000);
     await pending;
 
-    const prompted = await waitForScreen(/Pending approvals \(1\)[\s\S]*agent:tui-a1 session:tui-s1/);
+    const prompted = await waitForScreen(/Pending approvals \(1\)[\s\S]*agent:tui-a1 +\S+ left session:tui-s1/);
     // At 80×24 the burn rate and the approvals panel are both on screen.
     expect(prompted).toContain('/min now');
     expect(tmux('display-message', '-p', '-t', SESSION, '#{pane_width}x#{pane_height}').trim()).toBe('80x24');

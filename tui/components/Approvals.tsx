@@ -1,6 +1,6 @@
 import { Box } from 'ink';
 import type { Prompt } from '../feed.js';
-import { count, duration, fit, usd } from '../format.js';
+import { count, duration, fit, fitMiddle, usd } from '../format.js';
 import { type Layout, windowStart } from '../layout.js';
 import { isStale, promptAge, promptExpiresIn, promptOf, selectedKey, sortedPrompts } from '../select.js';
 import type { State } from '../state.js';
@@ -43,8 +43,9 @@ export function Approvals({ state, layout }: { state: State; layout: Layout }) {
     if (!state.readonly) title.push(seg(highlighted ? ' · a/o/d act on the highlighted prompt' : ' · a/o/d act on the oldest (top)', theme.muted));
   }
 
-  const agentWidth = Math.min(Math.max(0, ...shown.map((p) => p.agent.length)), layout.wide ? 28 : 18);
-  const scopeWidth = Math.min(Math.max(0, ...shown.map((p) => p.scope.length)), layout.wide ? 28 : 18);
+  const agentWidth = Math.min(Math.max(0, ...shown.map((p) => p.agent.length)), layout.wide ? 28 : 16);
+  const scopeWidth = Math.min(Math.max(0, ...shown.map((p) => p.scope.length)), layout.wide ? 28 : 16);
+  const leftWidth = Math.max(0, ...shown.map((p) => `${duration(promptExpiresIn(state, p))} left`.length));
   const askWidth = Math.max(0, ...shown.map((p) => asked(p).length));
   const projWidth = Math.max(0, ...shown.map((p) => projected(state, p).length));
   const overlay = isStale(state) ? theme.stale : undefined;
@@ -57,11 +58,12 @@ export function Approvals({ state, layout }: { state: State; layout: Layout }) {
         const left = promptExpiresIn(state, p);
         const segments: Segment[] = [
           seg(selected ? '› ' : '  '),
-          seg(fit(p.agent, agentWidth), theme.key),
-          seg(` ${fit(p.scope, scopeWidth)}  `),
+          seg(fitMiddle(p.agent, agentWidth), theme.key),
+          // The countdown comes early: on a narrow screen it is the last thing that may be cut.
+          seg(` ${fit(`${duration(left)} left`, leftWidth, 'right')}`, countdownStyle(left, theme)),
+          seg(` ${fitMiddle(p.scope, scopeWidth)}  `),
           seg(fit(asked(p), askWidth, 'right'), theme.warning),
-          seg(` ${fit(projected(state, p), projWidth)}  `),
-          seg(`${duration(left)} left`, countdownStyle(left, theme)),
+          seg(` ${fit(projected(state, p), projWidth)}`),
           seg(`  age ${duration(promptAge(state, p))}  `, theme.muted),
           seg(p.reason, theme.muted),
         ];

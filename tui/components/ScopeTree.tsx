@@ -2,7 +2,7 @@ import { Box } from 'ink';
 import { costUsage, formatTokens, tokenUsage } from '../../shared/format/usage.js';
 import { usdColumn } from '../../shared/format/units.js';
 import type { FeedScope } from '../../shared/protocol/operator.js';
-import { bar, delay, fit, PRESSURE_WIDTH, pressureText } from '../format.js';
+import { bar, delay, fit, fitMiddle, PRESSURE_WIDTH, pressureText } from '../format.js';
 import { type Layout, windowStart } from '../layout.js';
 import { isStale, selectedKey, sortedPrompts, visibleTree } from '../select.js';
 import type { State } from '../state.js';
@@ -83,12 +83,18 @@ export function moneyColumns(scopes: readonly FeedScope[], columns: Pick<Columns
   return scopes.map((_, i) => ({ spent: spent[i] ?? '—', limit: limit[i] ?? '—', reserved: reserved[i] ?? '—' }));
 }
 
+/** Indent and fold marker kept whole; a long id loses its middle, so siblings stay told apart. */
+function treeName(row: TreeRow, toggle: string, width: number, wide: boolean): string {
+  const lead = `${' '.repeat(row.depth * (wide ? 2 : 1))}${toggle}`;
+  return lead.length >= width ? fit(lead + row.id, width) : lead + fitMiddle(row.id, width - lead.length);
+}
+
 function rowSegments(row: TreeRow, s: FeedScope, money: Money, waiting: boolean, columns: Columns, wide: boolean, theme: Theme, selected: boolean): Segment[] {
   const toggle = row.hasChildren ? (row.collapsed ? '▸ ' : '▾ ') : '  ';
   const reserved = reservedOf(s);
   const segments: Segment[] = [
     seg(selected ? '› ' : '  '),
-    seg(fit(`${' '.repeat(row.depth * (wide ? 2 : 1))}${toggle}${row.id}`, columns.name), s.killed ? theme.danger : undefined),
+    seg(treeName(row, toggle, columns.name, wide), s.killed ? theme.danger : undefined),
     seg(` ${fit(money.spent, columns.spent, 'right')} ${fit(money.limit, columns.limit, 'right')} `),
     ...(wide ? [seg(`${fit(formatTokens(tokenUsage(s)), columns.tokens, 'right')} `, theme.muted)] : []),
     seg(bar(s.ratio, columns.bar), theme.pressure[s.pressure]),

@@ -59,14 +59,14 @@ describe.each(SIZES)('the dashboard at %i×%i', (columns, rows) => {
   it('approvals: agent, scope, amount asked, spend if granted against the limit, countdown, age, reason', () => {
     const frame = draw(state, columns, rows);
     expect(frame).toContain('Pending approvals (1) · a/o/d act on the oldest (top)');
-    expect(frame).toMatch(/ {2}agent:loop-3 session:nightly {2}\$0\.50 → \$1\.24\/\$1\.00 {2}1m57s left {2}age 2s {2}sess/);
+    expect(frame).toMatch(/ {2}agent:loop-3 1m57s left session:nightly {2}\$0\.50 → \$1\.24\/\$1\.00 {2}age 2s {2}sess/);
   });
 
   it('tree: user › session › task › agent with spent/limit, pressure bar and words, reserved, status', () => {
     const frame = draw(state, columns, rows);
     expect(frame).toMatch(/Scopes \(12\) +SPENT +LIMIT( +TOKENS)? PRESSURE +RESV /);
     expect(frame).toMatch(/▾ session:nightly +\$0\.74 +\$1\.00( +10\.5k)? █+[▉▊▋▌▍▎▏]?░+ ! warn 74% +\$0\.00 /);
-    expect(frame).toMatch(/agent:re\S* +\$0\.02 +\$0\.10( +1\.5k)? [█▉▊▋▌▍▎▏]+░+ ok 20%/);
+    expect(frame).toMatch(/agent:r\S*1a +\$0\.02 +\$0\.10( +1\.5k)? [█▉▊▋▌▍▎▏]+░+ ok 20%/);
     expect(frame).toMatch(/▾ task:t-8 .*\$0\.04 .*killed/);
     expect(frame).toMatch(/agent:loo\S* +\$0\.74 +— +(10\.5k +)?ok — .*waiting/);
     if (columns >= 120) expect(frame).toMatch(/RESV +DELAY BREAKER +STATUS/);
