@@ -14,6 +14,7 @@ import { Reclaimer } from './server/reclaim.js';
 import { Supervisor } from './server/supervisor.js';
 import { ensureTokens, type Tokens } from './server/tokens.js';
 import { installIntegrations } from './integrations.js';
+import { ledgerWriter } from './ledger/durable-writer.js';
 import { decideExposure, hostOfListen } from './exposure.js';
 import { createPrivateFile, makeStateDirPrivate, tightenStateDir, type Tightening } from './state-dir.js';
 
@@ -77,7 +78,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const exposure = decideExposure({ host, requireKeys: options.requireKeys ?? config.require_keys, unsafeSharedTokenOnNetwork: options.unsafeSharedTokenOnNetwork === true });
     for (const warning of exposure.warnings) log('warn', warning, { listen, require_keys: exposure.requireKeys });
     const server = new SpendguardServer({ host, port: Number(listen.slice(host.length + 1)), tokens, log, requireKeys: exposure.requireKeys });
-    const supervisor = new Supervisor(engine, ledger, server, log);
+    // Batches are written on a thread of their own: the main thread keeps deciding during the fsync.
+    const writer = ledgerWriter(ledgerPath, ledger);
+    const supervisor = new Supervisor(engine, ledger, server, log, Date.now, { writer });
     server.supervisor = supervisor;
     const integrations = installIntegrations({ server, supervisor, engine, config, stateDir, tokens, log });
     const addr = await server.listen();
@@ -134,6 +137,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         supervisor.flush();
         await server.stop();
         supervisor.flushAll();
+        await supervisor.idle();
+        await writer.close();
         // After the last flush: alerts raised while stopping still reach the webhook.
         for (const i of integrations) await i.stop();
         openLedger.close();

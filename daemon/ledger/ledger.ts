@@ -6,14 +6,11 @@ import type { ScopeId } from '../engine/scope.js';
 import type { ScopeCounters } from '../engine/state.js';
 import { COST, TOKENS, type Deltas } from '../engine/deltas.js';
 import { namespacedKey } from '../engine/settlement.js';
+import { type BatchTiming, BatchWriter, openForWriting, type ScopeSnapshot } from './batch-writer.js';
 import { KeyFilter } from './bloom.js';
 import { LEDGER_DDL, LEDGER_SCHEMA_VERSION, MIGRATE_1_TO_2 } from './schema.js';
 
-export interface ScopeSnapshot {
-  readonly scope: string;
-  readonly parent: string | null;
-  readonly counters: ScopeCounters;
-}
+export type { ScopeSnapshot } from './batch-writer.js';
 
 /**
  * The durable ledger (SQLite, WAL, synchronous=FULL). Every batch — usage rows, actions and the
@@ -21,44 +18,19 @@ export interface ScopeSnapshot {
  */
 export class Ledger {
   private readonly db: Database.Database;
-  private readonly insertUsage: Database.Statement;
-  private readonly insertAction: Database.Statement;
-  private readonly upsertTotals: Database.Statement;
+  private readonly batches: BatchWriter;
   private readonly selectKey: Database.Statement;
   private readonly selectTotals: Database.Statement;
   private readonly keys = new KeyFilter();
-  private readonly writeTx: (usage: readonly UsageRow[], actions: readonly ActionRow[], scopes: readonly ScopeSnapshot[] | null) => void;
 
   constructor(path: string) {
     this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
+    openForWriting(this.db);
     this.migrate(path);
-    this.insertUsage = this.db.prepare(
-      `INSERT INTO usage (key, ns, ts, kind, user, session, task, agent, chain, model, input_tokens, output_tokens,
-         cache_read_tokens, cache_write_tokens, cost_nano, tool, op, overshoot)
-       VALUES (@key, @ns, @ts, @kind, @user, @session, @task, @agent, @chain, @model, @input_tokens, @output_tokens,
-         @cache_read_tokens, @cache_write_tokens, @cost_nano, @tool, @op, @overshoot)`,
-    );
-    this.insertAction = this.db.prepare('INSERT INTO actions (ts, kind, scope, actor, data) VALUES (?, ?, ?, ?, ?)');
-    this.upsertTotals = this.db.prepare('INSERT INTO scope_totals (scope, data) VALUES (?, ?) ON CONFLICT(scope) DO UPDATE SET data = excluded.data');
+    this.batches = new BatchWriter(this.db);
     this.selectKey = this.db.prepare('SELECT 1 FROM usage WHERE ns = ? AND key = ?').pluck();
     this.selectTotals = this.db.prepare('SELECT data FROM scope_totals WHERE scope = ?').pluck();
     for (const r of this.db.prepare('SELECT ns, key FROM usage').iterate() as IterableIterator<{ ns: string; key: string }>) this.keys.add(namespacedKey(r.ns, r.key));
-    this.writeTx = this.db.transaction((usage, actions, scopes) => {
-      let lastSeq: number | bigint | undefined;
-      for (const r of usage) {
-        lastSeq = this.insertUsage.run({ ...r, chain: JSON.stringify(r.chain), overshoot: r.overshoot ? 1 : 0 }).lastInsertRowid;
-      }
-      for (const a of actions) this.insertAction.run(a.ts, a.kind, a.scope, a.actor, JSON.stringify(a.data));
-      if (scopes !== null) {
-        for (const s of scopes) this.upsertTotals.run(s.scope, JSON.stringify({ parent: s.parent, counters: s.counters }));
-        // The snapshot covers every usage row up to here; a restart replays only the rows after it.
-        const covered = lastSeq ?? (this.db.prepare('SELECT COALESCE(MAX(seq), 0) FROM usage').pluck().get() as number);
-        this.setMeta('totals_seq', String(covered));
-      }
-    });
   }
 
   /** Creates the tables, or brings an older ledger to this version in one transaction. */
@@ -105,10 +77,18 @@ export class Ledger {
    * snapshot of the counters of every scope changed since the last one) is written only now and
    * then: counters are rebuilt from the snapshot plus the usage rows after it.
    */
-  write(usage: readonly UsageRow[], actions: readonly ActionRow[], scopes: readonly ScopeSnapshot[] | null): void {
-    this.writeTx(usage, actions, scopes);
-    // Only once committed: a batch rolled back (a full disk) leaves nothing behind, not even in
-    // the filter (which would be harmless — `hasKey` confirms every hit in SQLite — but untidy).
+  write(usage: readonly UsageRow[], actions: readonly ActionRow[], scopes: readonly ScopeSnapshot[] | null): BatchTiming {
+    const timing = this.batches.write({ usage, actions, scopes });
+    this.written(usage);
+    return timing;
+  }
+
+  /**
+   * Usage rows another connection (the writer thread) committed: their keys join the filter.
+   * Only once committed: a batch rolled back (a full disk) leaves nothing behind, not even in the
+   * filter (which would be harmless — `hasKey` confirms every hit in SQLite — but untidy).
+   */
+  written(usage: readonly UsageRow[]): void {
     for (const r of usage) this.keys.add(namespacedKey(r.ns, r.key));
   }
 

@@ -1,0 +1,56 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { UsageRow } from '../engine/events.js';
+import { namespacedKey } from '../engine/settlement.js';
+import type { Batch } from './batch-writer.js';
+import { type WriteOutcome, WorkerWriter } from './durable-writer.js';
+import { Ledger } from './ledger.js';
+
+function row(key: string, cost_nano: number): UsageRow {
+  return { key, ns: 'session:s', ts: 2, kind: 'spend', user: 'u', session: 's', task: 't', agent: 'a', chain: ['global'], model: null, input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, cache_write_tokens: 0, cost_nano, tool: null, op: null, overshoot: false };
+}
+
+const open: Array<{ ledger: Ledger; writer: WorkerWriter }> = [];
+afterEach(async () => {
+  for (const o of open.splice(0)) {
+    await o.writer.close();
+    o.ledger.close();
+  }
+});
+
+function setup(): { ledger: Ledger; writer: WorkerWriter; write: (batch: Batch) => Promise<WriteOutcome> } {
+  const path = join(mkdtempSync(join(tmpdir(), 'sg-writer-')), 'ledger.db');
+  const ledger = new Ledger(path);
+  // The compiled worker (the test runner builds dist/ first): a worker cannot start from .ts.
+  const writer = new WorkerWriter(path, (batch) => ledger.written(batch.usage), new URL('../../dist/daemon/ledger/write-worker.js', import.meta.url));
+  open.push({ ledger, writer });
+  return { ledger, writer, write: (batch) => new Promise((resolve) => writer.write(batch, resolve)) };
+}
+
+describe('the ledger writer thread', () => {
+  it('commits a batch on its own connection; once done, the main connection finds its keys', async () => {
+    const { ledger, write } = setup();
+    const outcome = await write({ usage: [row('k1', 5), row('k2', 7)], actions: [], scopes: null });
+    expect(outcome).toMatchObject({ ok: true });
+    expect(ledger.hasKey(namespacedKey('session:s', 'k1'))).toBe(true);
+    expect(ledger.hasKey(namespacedKey('session:s', 'k2'))).toBe(true);
+  });
+
+  it('a batch that fails writes nothing of itself and says why; the next one goes through', async () => {
+    const { ledger, write } = setup();
+    await write({ usage: [row('dup', 1)], actions: [], scopes: null });
+    const failed = await write({ usage: [row('fresh', 1), row('dup', 2)], actions: [], scopes: null });
+    expect(failed).toMatchObject({ ok: false, error: expect.stringMatching(/UNIQUE/) });
+    expect(ledger.hasKey(namespacedKey('session:s', 'fresh'))).toBe(false);
+    expect(await write({ usage: [row('fresh', 1)], actions: [], scopes: null })).toMatchObject({ ok: true });
+  });
+
+  it('refuses a second batch while one is in flight (the supervisor sends one at a time)', async () => {
+    const { writer, write } = setup();
+    const first = write({ usage: [row('a', 1)], actions: [], scopes: null });
+    expect(() => writer.write({ usage: [row('b', 1)], actions: [], scopes: null }, () => undefined)).toThrow(/one batch at a time/);
+    expect(await first).toMatchObject({ ok: true });
+  });
+});
