@@ -16,6 +16,11 @@ export interface KillParams {
   readonly operatorToken: string;
   readonly agents: number;
   readonly runs: number;
+  /**
+   * Kills before the measured runs, reported apart (`coldMs`): the first kill after start runs
+   * code neither process has compiled yet, which is a start-up cost, not the switch's latency.
+   */
+  readonly warmupRuns?: number;
 }
 
 export interface KillResult {
@@ -33,6 +38,8 @@ export interface KillResult {
   /** Operator's own reply (`result`) to the kill, p50 over runs. */
   readonly operatorAckP50Ms: number;
   readonly grantsAfterKill: number;
+  /** The warm-up kills (kill sent → last agent), the first one right after start. */
+  readonly coldMs: readonly number[];
   readonly refusalsAfterKill: Readonly<Record<string, number>>;
 }
 
@@ -50,8 +57,11 @@ export async function runKill(p: KillParams): Promise<KillResult> {
   const operatorAck: number[] = [];
   let grantsAfterKill = 0;
   const refusals: Record<string, number> = {};
+  const warmup = p.warmupRuns ?? 0;
+  const coldMs: number[] = [];
   try {
-    for (let run = 0; run < p.runs; run++) {
+    for (let run = 0; run < warmup + p.runs; run++) {
+      const measured = run >= warmup;
       const received = new Float64Array(p.agents);
       let count = 0;
       let allReceived: () => void = () => undefined;
@@ -67,7 +77,7 @@ export async function runKill(p: KillParams): Promise<KillResult> {
       });
       const sent = performance.now();
       const ack = operator.request({ type: 'kill', id: `k${run}`, all: true, reason: 'bench' }).then((f) => {
-        operatorAck.push(performance.now() - sent);
+        if (measured) operatorAck.push(performance.now() - sent);
         if (f.type !== 'result') throw new Error(`kill refused: ${JSON.stringify(f)}`);
       });
       let timer: NodeJS.Timeout | undefined;
@@ -81,10 +91,10 @@ export async function runKill(p: KillParams): Promise<KillResult> {
       }
       let last = 0;
       for (const t of received) {
-        deliveries.push(t - sent);
+        if (measured) deliveries.push(t - sent);
         last = Math.max(last, t - sent);
       }
-      lastMs.push(last);
+      (measured ? lastMs : coldMs).push(last);
       for (const a of agents) a.onPush = undefined;
 
       // Nothing is granted under a killed scope.
@@ -122,5 +132,6 @@ export async function runKill(p: KillParams): Promise<KillResult> {
     ),
     grantsAfterKill,
     refusalsAfterKill: refusals,
+    coldMs,
   };
 }

@@ -40,7 +40,7 @@ export interface BenchResults {
     readonly naive: FanoutResult;
     readonly ok: boolean;
   };
-  readonly kill?: KillResult & { readonly goalP99Ms: number; readonly ok: boolean };
+  readonly kill?: KillResult & { readonly goalP99Ms: number; readonly ok: boolean; readonly bare?: { readonly lastP50Ms: number; readonly lastP99Ms: number } };
   readonly profile?: ProfileSummary & { readonly loadPairsPerSec: number; readonly loadP99Ms: number; readonly daemonCpuPct: number | null; readonly fsyncFloor: FsyncFloor };
   readonly tui?: TuiCpuResult;
   readonly hook?: HookResult;
@@ -110,6 +110,15 @@ export function formatResults(r: BenchResults): string {
     out.push(`   daemon / echo throughput: ${(r.throughput.throughputRatio * 100).toFixed(1)}%  (goal ≥ ${g.throughputRatioMin * 100}%)  ${pass(g.throughputOk)}`);
     out.push(`   daemon p99 / echo p99:    ${r.throughput.p99Ratio.toFixed(2)}×  (goal ≤ ${g.p99RatioMax}×)  ${pass(g.p99Ok)}`);
     for (const u of daemon.unexpectedSamples) out.push(`   unexpected daemon reply: ${u}`);
+    const st = daemon.stagesUs;
+    if (st) {
+      const main = st.parse + st.engine + st.observers + st.send;
+      const cpu = daemon.serverCpuPct === null ? null : (daemon.serverCpuPct / 100) * (1e6 / daemon.pairsPerSec);
+      out.push(
+        `   daemon time per pair by stage (µs, from its /metrics): main thread — parse+validate ${f1(st.parse)} · engine ${f1(st.engine)} · metrics and alert observers ${f1(st.observers)} · serialise+send ${f1(st.send)} = ${f1(main)}; writer thread — bind rows ${f1(st.bind)} · transaction+fsync ${f1(st.commit)}`,
+      );
+      out.push(`   daemon CPU per pair (all threads): ${cpu === null ? '—' : `${f1(cpu)} µs`}; what the stages leave out is socket reads and writes' system time, the fair queue, timers and GC`);
+    }
   }
   if (r.fanout) {
     const { daemon, naive } = r.fanout;
@@ -155,6 +164,8 @@ export function formatResults(r: BenchResults): string {
         .map(([c, n]) => `${c}×${n}`)
         .join(' ')}`,
     );
+    if (k.bare) out.push(`   the same clients against a bare ws server that only broadcasts (no budget logic): last agent p50 ${f2(k.bare.lastP50Ms)} ms, p99 ${f2(k.bare.lastP99Ms)} ms`);
+    if (k.coldMs.length > 0) out.push(`   warm-up kills before the measured runs (not in the figures above): ${k.coldMs.map(f1).join(', ')} ms — the first right after start, cold`);
     out.push(`   goal: last-agent p99 ≤ ${k.goalP99Ms} ms and no grant under a killed scope  ${pass(k.ok)}`);
   }
   if (r.profile) {

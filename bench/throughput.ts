@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { isLoadResult, isPhase, type LoadParams, type LoadResult } from './ipc.js';
 import { cpuMsOf, forkTs, nextMessage, percentile } from './proc.js';
+import { meanStages, perPair, readStages, type StageSeconds } from './stages.js';
 
 /** One measured run of the load generator against one server, with CPU figures. */
 export type ThroughputRun = Omit<LoadResult, 'type' | 'samples'> & {
@@ -9,6 +10,8 @@ export type ThroughputRun = Omit<LoadResult, 'type' | 'samples'> & {
   readonly serverCpuPct: number | null;
   /** Whole machine busy during the measured window, % of all cores (Linux /proc/stat). */
   readonly machineCpuPct: number | null;
+  /** The daemon's own time per pair by stage (µs), from its /metrics; absent for other servers. */
+  readonly stagesUs?: StageSeconds | null;
 };
 
 /** Aggregate CPU counters of the machine (jiffies): busy and total. */
@@ -28,6 +31,8 @@ export function machineTicks(): { busy: number; total: number } | undefined {
 export async function measureOnce(
   params: Omit<LoadParams, 'type'>,
   serverPid: number | undefined,
+  /** The daemon's /metrics, to read its per-stage time over the window. */
+  metricsUrl?: string,
 ): Promise<{ run: ThroughputRun; samples: readonly number[]; windowUs: readonly [number, number] }> {
   const gen = forkTs('loadgen.ts', ['--child']);
   const measuring = nextMessage(gen, isPhase('measure'));
@@ -37,6 +42,7 @@ export async function measureOnce(
   for (const p of [measuring, done, result]) p.catch(() => undefined);
   gen.send({ type: 'load', ...params } satisfies LoadParams);
   await measuring;
+  const stages0 = metricsUrl === undefined ? null : await readStages(metricsUrl);
   const cpu0 = cpuMsOf(serverPid);
   const m0 = machineTicks();
   const t0 = performance.now();
@@ -47,6 +53,7 @@ export async function measureOnce(
   const cpu1 = cpuMsOf(serverPid);
   const m1 = machineTicks();
   const wall = performance.now() - t0;
+  const stages1 = metricsUrl === undefined ? null : await readStages(metricsUrl);
   const r: LoadResult = await result;
   const { samples, type: _type, ...rest } = r;
   return {
@@ -54,6 +61,7 @@ export async function measureOnce(
       ...rest,
       serverCpuPct: cpu0 !== undefined && cpu1 !== undefined ? ((cpu1 - cpu0) / wall) * 100 : null,
       machineCpuPct: m0 && m1 && m1.total > m0.total ? ((m1.busy - m0.busy) / (m1.total - m0.total)) * 100 : null,
+      ...(metricsUrl === undefined ? {} : { stagesUs: perPair(stages0, stages1, r.pairs) }),
     },
     samples,
     windowUs: [us0, us1],
@@ -82,6 +90,7 @@ export function combine(runs: ReadonlyArray<{ run: ThroughputRun; samples: reado
     loadgenCpuPct: mean((r) => r.loadgenCpuPct) ?? Number.NaN,
     serverCpuPct: mean((r) => r.serverCpuPct),
     machineCpuPct: mean((r) => r.machineCpuPct),
+    ...(runs.some((r) => r.run.stagesUs !== undefined) ? { stagesUs: meanStages(runs.map((r) => ({ pairs: r.run.pairs, stages: r.run.stagesUs }))) } : {}),
   };
 }
 

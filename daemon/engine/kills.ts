@@ -44,10 +44,12 @@ export function kill(st: EngineState, frame: Pick<KillRequest, 'scope' | 'all' |
   markAllChanged(st);
   emit(st, { type: 'action', row: { ts: st.now, kind: 'kill', scope: id, actor, data: { reason } } });
   let agents = 0;
+  // One frame object for every agent: the shell serialises it once for all of them.
+  const stop = { type: 'kill', scope: id, reason } as const;
   for (const c of st.conns.values()) {
     if (c.state === 'live' && c.chain.includes(target)) {
       agents += 1;
-      send(st, c.id, { type: 'kill', scope: id, reason });
+      send(st, c.id, stop);
     }
   }
   for (const p of [...st.prompts.values()]) {

@@ -22,6 +22,7 @@ export function installMetrics(ctx: IntegrationContext): MetricsIntegration {
     unsampledReserves: () => latency.unsampled,
     ledgerWriteFailures: () => ctx.supervisor.writeFailuresTotal,
     settlesRefused: () => ctx.supervisor.settlesRefusedTotal,
+    stages: ctx.supervisor.stages,
     held: () => ctx.supervisor.held,
   });
   let stopped = false;

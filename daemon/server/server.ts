@@ -6,6 +6,7 @@ import type { LedgerHealth } from '../../shared/protocol/operator.js';
 import { decodeAgentFrame, decodeOperatorFrame } from './frames.js';
 import { guarded, type Logger } from './log.js';
 import { FairQueue, PausableGroup, type Pausable } from './fair-queue.js';
+import { writeFrame } from './broadcast.js';
 import { TokenBucket } from './rate.js';
 import type { Supervisor, Transport } from './supervisor.js';
 import { authenticateAgent, bearerOf } from './auth.js';
@@ -28,6 +29,8 @@ type Lane = ConnId | `key:${string}` | `http:${string}`;
 
 interface Client {
   readonly ws: WebSocket;
+  /** The upgraded TCP socket under `ws`, for frames built once for many (broadcast.ts). */
+  readonly socket: Duplex;
   readonly role: Role;
   readonly bucket: TokenBucket;
   alive: boolean;
@@ -153,7 +156,7 @@ export class SpendguardServer implements Transport {
       this.opts.log('warn', 'refused connection: too many connections', { endpoint: url.pathname, limit: full });
       return refuse(503, `UNAVAILABLE: ${full} ${role} connections are open, the most this daemon takes (max_connections); retry later`);
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, role, key));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, socket, role, key));
   }
 
   /** The limit reached for `role`, or 0 while there is room: a bound on memory, decided at the door. */
@@ -162,9 +165,9 @@ export class SpendguardServer implements Transport {
     return this.open[role] >= limit ? limit : 0;
   }
 
-  private accept(ws: WebSocket, role: Role, key: string | undefined): void {
+  private accept(ws: WebSocket, socket: Duplex, role: Role, key: string | undefined): void {
     const conn = this.nextConn++;
-    const client: Client = { ws, role, bucket: new TokenBucket(RATE_BURST, RATE_PER_SECOND, Date.now()), alive: true, strikes: 0 };
+    const client: Client = { ws, socket, role, bucket: new TokenBucket(RATE_BURST, RATE_PER_SECOND, Date.now()), alive: true, strikes: 0 };
     this.clients.set(conn, client);
     this.open[role] += 1;
     this.supervisor?.dispatch({ type: 'open', conn, ...(key === undefined ? {} : { key }) });
@@ -233,7 +236,9 @@ export class SpendguardServer implements Transport {
       if (d.frame.type === 'subscribe') sup.subscribe(conn);
       return;
     }
+    const parsing = sup.stages.now();
     const d = decodeAgentFrame(data, isBinary);
+    sup.stages.since('parse', parsing);
     if (!d.ok) return this.reject(conn, client, d.error, withinRate);
     const frame = d.frame;
     if (frame.type === 'hello') {
@@ -282,10 +287,10 @@ export class SpendguardServer implements Transport {
     this.supervisor?.dispatch({ type: 'disconnect', conn });
   }
 
-  send(conn: ConnId, data: string): void {
+  send(conn: ConnId, data: string | Buffer): void {
     const v = this.virtual.get(conn);
     if (v) {
-      v.deliver(data);
+      v.deliver(typeof data === 'string' ? data : data.toString('utf8'));
       return;
     }
     const c = this.clients.get(conn);
@@ -295,7 +300,8 @@ export class SpendguardServer implements Transport {
       c.ws.terminate();
       return;
     }
-    c.ws.send(data);
+    // One buffer, one write per reply; a Buffer is one frame for many sockets, framed once (broadcast.ts).
+    writeFrame(c.socket, data);
   }
 
   close(conn: ConnId): void {
