@@ -17,6 +17,8 @@ import { runHook } from './hook.js';
 import { runRss } from './rss.js';
 import { runStartup } from './startup.js';
 import { runProxyLatency } from './proxy.js';
+import { runPeers } from './peers/peers.js';
+import { formatPeers } from './peers/report.js';
 
 /**
  * `npm run bench` (`-- --profile` adds a CPU profile of the daemon under the throughput load).
@@ -26,7 +28,8 @@ import { runProxyLatency } from './proxy.js';
  * (`spendguard top` in tmux) while the daemon handles 10,000 spends/s, (5) the Claude Code hook's
  * decision time per tool call, (6) the daemon's RSS with 10,000 agents connected, (7) start-up of
  * `status --line` and the hook against bare node. Prints a table and writes
- * bench/results/latest.json. Options: --only throughput,fanout,kill,tui,hook,rss,startup,proxy  --connections N
+ * bench/results/latest.json. Options: --only throughput,fanout,kill,tui,hook,rss,startup,proxy,peers (peers — spendguard
+ * beside a ws echo, a naive server, Redis + Lua and a durable floor, see bench/peers/peers.ts — runs only when named)  --connections N
  * --rounds N  --warmup S  --measure S (per server, split over the rounds)  --trials N
  * --parallel N (fan-out trials at a time)  --fanout-budget S (time budget of the daemon's trials;
  * the naive peer gets half)  --kill-agents N  --kill-runs N  --tui-rate N (spends/s)
@@ -58,7 +61,7 @@ const S = {
   fanoutBudgetDaemonS: opt('fanout-budget', 80),
   fanoutBudgetNaiveS: opt('fanout-budget', 80) / 2,
   killAgents: opt('kill-agents', 1000),
-  killRuns: opt('kill-runs', 20),
+  killRuns: opt('kill-runs', 50),
   profile: flag('profile'),
   tuiRate: opt('tui-rate', 10_000),
   tuiConnections: 50,
@@ -72,7 +75,10 @@ const S = {
   proxyCalls: opt('proxy-calls', 1000),
 };
 
-const GOALS = { throughputRatioMin: 0.6, p99RatioMax: 2, killP99Ms: 50, tuiCpuPct: 10, hookDecisionMs: 100, rssMb: 200, startupRatio: 2, proxyAddedP50Ms: 1 };
+/** Kills before the measured ones: the first after start compiles the path (reported apart). */
+const KILL_WARMUP_RUNS = 2;
+
+const GOALS = { throughputRatioMin: 0.6, p99RatioMax: 2, killP99Ms: 20, tuiCpuPct: 10, hookDecisionMs: 100, rssMb: 200, startupRatio: 2, proxyAddedP50Ms: 1 };
 
 /** Generous limits: nothing in the throughput or kill phases is ever refused for budget. */
 const GENEROUS_CONFIG = `
@@ -130,7 +136,7 @@ async function main(): Promise<BenchResults> {
       const e = await measureOnce({ ...base, warmupMs, url: echoUrl, token: 'none', hello: false, agentPrefix: `echo${round}` }, echoProc.pid);
       echoRuns.push(e);
       log(`  round ${round} echo:   ${Math.round(e.run.pairsPerSec)} pairs/s, p99 ${e.run.p99Ms.toFixed(2)} ms`);
-      const dm = await measureOnce({ ...base, warmupMs, url: d.url, token: d.agentToken, hello: true, agentPrefix: `r${round}` }, d.child.pid);
+      const dm = await measureOnce({ ...base, warmupMs, url: d.url, token: d.agentToken, hello: true, agentPrefix: `r${round}` }, d.child.pid, `${d.url.replace(/^ws/, 'http')}/metrics`);
       daemonRuns.push(dm);
       log(`  round ${round} daemon: ${Math.round(dm.run.pairsPerSec)} pairs/s, p99 ${dm.run.p99Ms.toFixed(2)} ms`);
     }
@@ -180,9 +186,15 @@ async function main(): Promise<BenchResults> {
   if (only.has('kill')) {
     log(`kill switch: ${S.killAgents} agents, ${S.killRuns} runs …`);
     const d = await startBenchDaemon(GENEROUS_CONFIG);
-    const k = await runKill({ url: d.url, agentToken: d.agentToken, operatorToken: d.operatorToken, agents: S.killAgents, runs: S.killRuns });
+    const k = await runKill({ url: d.url, agentToken: d.agentToken, operatorToken: d.operatorToken, agents: S.killAgents, runs: S.killRuns, warmupRuns: KILL_WARMUP_RUNS });
     await d.stop();
-    result = { ...result, kill: { ...k, goalP99Ms: GOALS.killP99Ms, ok: k.lastP99Ms <= GOALS.killP99Ms && k.grantsAfterKill === 0 } };
+    // The same clients against a bare ws server that only broadcasts: the floor of this machine.
+    log(`kill switch: the same against a bare ws broadcast …`);
+    const bareProc = forkTs('peer-server.ts', ['--mode', 'broadcast']);
+    const bareUrl = (await nextMessage(bareProc, isPeerReady, 20_000)).url;
+    const bare = await runKill({ url: bareUrl, agentToken: 'none', operatorToken: 'none', agents: S.killAgents, runs: S.killRuns, warmupRuns: KILL_WARMUP_RUNS });
+    bareProc.kill('SIGTERM');
+    result = { ...result, kill: { ...k, goalP99Ms: GOALS.killP99Ms, ok: k.lastP99Ms <= GOALS.killP99Ms && k.grantsAfterKill === 0, bare: { lastP50Ms: bare.lastP50Ms, lastP99Ms: bare.lastP99Ms } } };
   }
 
   if (only.has('tui')) {
@@ -251,9 +263,14 @@ async function main(): Promise<BenchResults> {
       };
   }
 
+  // Side by side with the peers (not in the default --only: it adds 1.5–2 min and needs redis-server).
+  const peers = only.has('peers') ? await runPeers({ argv, generousConfig: GENEROUS_CONFIG, log }) : undefined;
+  if (peers !== undefined) result = Object.assign(result, { peers });
+
   result = { ...result, totalSeconds: (performance.now() - started) / 1000 };
   const path = writeResults(resultsDir, result);
   console.log(formatResults(result));
+  if (peers !== undefined) console.log(`\n${formatPeers(peers)}`);
   console.log(`results: ${relative(REPO, path)}`);
   return result;
 }
