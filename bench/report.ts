@@ -50,13 +50,14 @@ export interface BenchResults {
   readonly totalSeconds: number;
 }
 
-const f0 = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
+export const f0 = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
 const f1 = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : '—');
-const f2 = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '—');
+export const f2 = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '—');
 const pctS = (n: number | null): string => (n === null ? '—' : `${n.toFixed(0)}%`);
 const pass = (ok: boolean): string => (ok ? 'PASS' : 'FAIL');
 
-function table(rows: ReadonlyArray<readonly string[]>): string {
+/** Columns padded to their widest cell, the first left-aligned, the rest right-aligned. */
+export function table(rows: ReadonlyArray<readonly string[]>): string {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
   const line = (r: readonly string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');

@@ -1,21 +1,11 @@
 import { NOISY_PCT } from './noise.js';
 import type { PeerRow, PeersResult } from './peers.js';
+import { f0, f2, table } from '../report.js';
 
 /** The peer comparison as printed by `npm run bench -- --only peers` (and pasted into BENCHMARKS.md). */
 
-const f0 = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
-const f2 = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '—');
 const pct = (n: number): string => (Number.isFinite(n) ? `${(n * 100).toFixed(1)}%` : '—');
 const cpu = (n: number | null): string => (n === null ? '—' : `${n.toFixed(0)}%`);
-
-function table(rows: ReadonlyArray<readonly string[]>): string {
-  const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  const line = (r: readonly string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
-  const [head, ...body] = rows;
-  if (head === undefined) return '';
-  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
-}
 
 const codeList = (c: Readonly<Record<string, number>> | undefined): string =>
   Object.entries(c ?? {})

@@ -154,3 +154,38 @@ describe('who did it, and exactly at the limit', () => {
     expect(line).not.toContain('over');
   });
 });
+
+// Grants name a scope the daemon knows, as kills do.
+describe('grant names a scope the daemon knows', () => {
+  it('grant of a typo exits 1 with "no such scope" and near matches, and creates nothing', async () => {
+    await agent('gx1', 'gx-typ3');
+    await agent('gx2', 'gx-type-2');
+    const r = await cli('grant', 'task:gx-type', '--add-usd', '1');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('NOT_FOUND: no such scope task:gx-type (did you mean task:gx-type-2, task:gx-typ3?); nothing was granted');
+    expect(r.stderr).toContain('--create');
+    expect(r.stdout).toBe('');
+    const s = await status();
+    expect(s.scopes['task:gx-type']).toBeUndefined();
+    expect(s.scopes['task:gx-typ3']?.limit).toMatchObject({ cost_usd: 5 });
+    expect(s.scopes['task:gx-type-2']?.limit).toMatchObject({ cost_usd: 5 });
+  });
+
+  it('grant --create raises the limit of a scope before its first agent; a known scope needs no --create', async () => {
+    const pre = await cli('grant', 'task:gx-later', '--add-usd', '2', '--create');
+    expect(pre.code).toBe(0);
+    expect(pre.stdout).toBe('granted +$2.00 on task:gx-later\n');
+    expect((await status()).scopes['task:gx-later']?.limit).toMatchObject({ cost_usd: 7 });
+    const known = await cli('grant', 'task:gx-typ3', '--add-usd', '1');
+    expect(known.code).toBe(0);
+    expect((await status()).scopes['task:gx-typ3']?.limit).toMatchObject({ cost_usd: 6 });
+  });
+
+  it('grant of a prompt id that is no longer pending exits 1 and creates no scope', async () => {
+    const r = await cli('grant', 'p1-999', '--add-usd', '1');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('NOT_FOUND: no pending prompt p1-999: it was answered, timed out or never existed; nothing was granted');
+    const s = await status();
+    expect(Object.keys(s.scopes).filter((id) => id.includes('p1-999'))).toEqual([]);
+  });
+});
