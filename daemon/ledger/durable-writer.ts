@@ -39,7 +39,7 @@ export class InlineWriter implements DurableWriter {
  */
 const COMPILED_WORKER = new URL('./write-worker.js', import.meta.url);
 /** The writer thread holds one batch (at most MAX_HELD rows) at a time: a small heap is plenty. */
-const WORKER_HEAP = { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 };
+const WORKER_HEAP = { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 2 };
 
 /**
  * The writer for a daemon: on its own thread when running compiled (the product); on the

@@ -8,6 +8,8 @@ const port = parentPort;
 if (!port) throw new Error('write-worker runs as a worker thread');
 const db = new Database((workerData as { path: string }).path);
 openForWriting(db);
+// It only appends: a small page cache does (the main connection keeps the default for reads).
+db.pragma('cache_size = -512');
 const writer = new BatchWriter(db);
 port.on('message', (request: WorkerRequest) => {
   let reply: WorkerReply;
