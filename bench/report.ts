@@ -113,10 +113,10 @@ export function formatResults(r: BenchResults): string {
     for (const u of daemon.unexpectedSamples) out.push(`   unexpected daemon reply: ${u}`);
     const st = daemon.stagesUs;
     if (st) {
-      const main = st.parse + st.engine + st.observers + st.send;
+      const main = st.parse + st.engine + st.observers + st.send + st.handoff;
       const cpu = daemon.serverCpuPct === null ? null : (daemon.serverCpuPct / 100) * (1e6 / daemon.pairsPerSec);
       out.push(
-        `   daemon time per pair by stage (µs, from its /metrics): main thread — parse+validate ${f1(st.parse)} · engine ${f1(st.engine)} · metrics and alert observers ${f1(st.observers)} · serialise+send ${f1(st.send)} = ${f1(main)}; writer thread — bind rows ${f1(st.bind)} · transaction+fsync ${f1(st.commit)}`,
+        `   daemon time per pair by stage (µs, from its /metrics): main thread — parse+validate ${f1(st.parse)} · engine ${f1(st.engine)} · metrics and alert observers ${f1(st.observers)} · serialise+send ${f1(st.send)} · batch to the writer ${f1(st.handoff)} = ${f1(main)}; writer thread — bind rows ${f1(st.bind)} · transaction+fsync ${f1(st.commit)}`,
       );
       out.push(`   daemon CPU per pair (all threads): ${cpu === null ? '—' : `${f1(cpu)} µs`}; what the stages leave out is socket reads and writes' system time, the fair queue, timers and GC`);
     }

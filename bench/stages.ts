@@ -4,7 +4,7 @@
  * who wants it faster.
  */
 
-export const STAGE_NAMES = ['parse', 'engine', 'observers', 'send', 'bind', 'commit'] as const;
+export const STAGE_NAMES = ['parse', 'engine', 'observers', 'send', 'handoff', 'bind', 'commit'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
 export type StageSeconds = Record<StageName, number>;
 

@@ -87,7 +87,7 @@ export function registerCounters(registers: Registry[], src: CounterSources): vo
   readCounter(registers, 'ledger_rows_total', 'Ledger rows (usage and actions) made durable', src.ledgerRows);
   readCounter(registers, 'ledger_write_failures_total', 'Group-commit batches the ledger failed to write (a full disk, I/O errors); each is retried, nothing is acknowledged meanwhile', src.ledgerWriteFailures);
   readCounter(registers, 'ledger_settles_refused_total', 'Commits and spends not taken because the batch waiting for the disk was at its bound; the client resends them later under their keys', src.settlesRefused);
-  readLabelled(registers, 'stage_seconds_total', 'Time spent per stage of request handling: parse, engine, observers, send on the main thread; bind and commit (with its fsync) on the ledger writer thread', ['stage'], () =>
+  readLabelled(registers, 'stage_seconds_total', 'Time spent per stage of request handling: parse, engine, observers, send and handoff (a batch to the writer thread) on the main thread; bind and commit (with its fsync) on the ledger writer thread', ['stage'], () =>
     STAGES.map((stage): [Record<'stage', string>, number] => [{ stage }, src.stages.seconds(stage)]),
   );
   readCounter(registers, 'reserve_latency_unsampled_total', 'Reserves answered but not timed: one batch held more than the latency sample buffer', src.unsampledReserves);

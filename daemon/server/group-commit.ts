@@ -210,6 +210,7 @@ export class GroupCommit {
     this.outgoing = [];
     this.pendingKeys = new Set();
     this.inflight = inflight;
+    const handing = this.stages.now();
     this.writer.write(inflight.batch, (outcome) => {
       try {
         this.written(inflight, outcome);
@@ -217,6 +218,7 @@ export class GroupCommit {
         this.log('error', 'handling a written batch failed', { error: e instanceof Error ? e.message : String(e) });
       }
     });
+    this.stages.since('handoff', handing);
   }
 
   private written(inflight: Inflight, outcome: WriteOutcome): void {
