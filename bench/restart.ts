@@ -21,9 +21,9 @@ try {
   db.pragma('journal_mode = WAL');
   db.exec(LEDGER_DDL);
   const insert = db.prepare(
-    `INSERT INTO usage (key, ts, kind, user, session, task, agent, chain, model, input_tokens, output_tokens,
+    `INSERT INTO usage (key, ns, ts, kind, user, session, task, agent, chain, model, input_tokens, output_tokens,
        cache_read_tokens, cache_write_tokens, cost_nano, tool, op, overshoot)
-     VALUES (?, ?, 'spend', 'default', ?, ?, ?, ?, 'gpt-4o', 100, 50, 0, 0, 1000, NULL, NULL, 0)`,
+     VALUES (?, ?, ?, 'spend', 'default', ?, ?, ?, ?, 'gpt-4o', 100, 50, 0, 0, 1000, NULL, NULL, 0)`,
   );
   const start = Date.now() - rows;
   db.transaction(() => {
@@ -31,7 +31,7 @@ try {
       const s = `s${i % 100}`;
       const t = `t${i % 1000}`;
       const a = `a${i % 5000}`;
-      insert.run(`k-${i}`, start + i, s, t, a, JSON.stringify(['global', 'user:default', `session:${s}`, `task:${t}`, `agent:${a}`]));
+      insert.run(`k-${i}`, `session:${s}`, start + i, s, t, a, JSON.stringify(['global', 'user:default', `session:${s}`, `task:${t}`, `agent:${a}`]));
     }
   })();
   db.pragma('wal_checkpoint(TRUNCATE)');
