@@ -26,13 +26,8 @@ export interface UsageAmounts {
 
 /** Cache tokens are priced but, per SPEC §3, `tokens` counts input + output only. */
 export function usageDeltas(u: UsageAmounts): Deltas {
-  const d: Deltas = {
-    [COST]: u.cost_nano,
-    [TOKENS]: u.input_tokens + u.output_tokens,
-    [INPUT_TOKENS]: u.input_tokens,
-    [OUTPUT_TOKENS]: u.output_tokens,
-    [CALLS]: 1,
-  };
+  // Plain keys (the values of COST … CALLS): a literal V8 builds from one template, fast.
+  const d: Deltas = { cost: u.cost_nano, tokens: u.input_tokens + u.output_tokens, input_tokens: u.input_tokens, output_tokens: u.output_tokens, calls: 1 };
   if (u.model !== undefined) {
     d[modelTokensDim(u.model)] = u.input_tokens + u.output_tokens;
     d[modelCostDim(u.model)] = u.cost_nano;

@@ -50,6 +50,8 @@ export function segmentStart(chain: readonly ScopeState[], dim: Dim): number {
 
 /** Splits `deltas` into what each scope of the chain is charged. */
 export function placementsFor(chain: readonly ScopeState[], deltas: Deltas): Placement[] {
+  // No delegated scope on the chain (the common case): every scope is charged everything.
+  if (!chain.some((s) => s.cap)) return chain.map((scope) => ({ scope, deltas: { ...deltas } }));
   const starts = new Map<number, Deltas>();
   for (const dim in deltas) {
     const start = segmentStart(chain, dim);

@@ -105,7 +105,7 @@ export function commit(st: EngineState, conn: LiveConnection, frame: Commit, key
     releaseReservation(st, r);
     st.adaptive.observe(r.owner.id, model, frame.output_tokens);
   }
-  const over = recordUsage(st, conn, chain, 'commit', key, { ...frame, model }, cost, r?.cost_nano);
+  const over = recordUsage(st, conn, chain, 'commit', key, frame, model, cost, r?.cost_nano);
   send(st, conn.id, { type: 'ack', id: frame.id, cost_usd: nanoToUsd(cost), duplicate: false, over, ...warnings });
 }
 
@@ -132,7 +132,7 @@ export function spend(st: EngineState, conn: LiveConnection, frame: Spend, keyKn
     send(st, conn.id, { type: 'ack', id: frame.id, cost_usd: nanoToUsd(cost), duplicate: true, over: false, ...warnings });
     return;
   }
-  const over = recordUsage(st, conn, conn.chain, 'spend', frame.key, frame, cost, undefined);
+  const over = recordUsage(st, conn, conn.chain, 'spend', frame.key, frame, frame.model, cost, undefined);
   send(st, conn.id, { type: 'ack', id: frame.id, cost_usd: nanoToUsd(cost), duplicate: false, over, ...warnings });
 }
 
@@ -148,9 +148,30 @@ function usageCost(st: EngineState, model: string | undefined, u: UsageFields): 
   return { cost, warning: resolved.warning };
 }
 
+interface RowNames {
+  readonly ids: readonly string[];
+  readonly user: string;
+  readonly session: string;
+  readonly task: string;
+}
+
+/** A chain's ids and names as its ledger rows carry them; a chain is fixed for a connection's life, so once. */
+const rowNamesOf = new WeakMap<readonly ScopeState[], RowNames>();
+
+function rowNames(chain: readonly ScopeState[]): RowNames {
+  let names = rowNamesOf.get(chain);
+  if (names) return names;
+  const ids = chain.map((s) => s.id);
+  const named = (kind: string): string => ids.find((id) => id.startsWith(`${kind}:`))?.slice(kind.length + 1) ?? '';
+  names = { ids, user: named('user'), session: named('session'), task: named('task') };
+  rowNamesOf.set(chain, names);
+  return names;
+}
+
 /** Records spent money on every scope of the chain; returns whether a hard limit is now crossed. */
-function recordUsage(st: EngineState, conn: LiveConnection, chain: readonly ScopeState[], kind: 'commit' | 'spend', key: string, u: UsageFields, cost: number, reservedCost: number | undefined): boolean {
-  const deltas = usageDeltas({ model: u.model, op: u.op, input_tokens: u.input_tokens ?? 0, output_tokens: u.output_tokens ?? 0, cost_nano: cost });
+/** `model`: the usage's own, or its reservation's when the commit names none. */
+function recordUsage(st: EngineState, conn: LiveConnection, chain: readonly ScopeState[], kind: 'commit' | 'spend', key: string, u: UsageFields, model: string | undefined, cost: number, reservedCost: number | undefined): boolean {
+  const deltas = usageDeltas({ model, op: u.op, input_tokens: u.input_tokens ?? 0, output_tokens: u.output_tokens ?? 0, cost_nano: cost });
   applyUsage(st, chain, deltas);
   const over = crossed(chain, deltas, periods(st), (s) => limitsOf(st, s).checks);
   const aboveReservation = reservedCost !== undefined && cost > reservedCost;
@@ -164,20 +185,19 @@ function recordUsage(st: EngineState, conn: LiveConnection, chain: readonly Scop
   }
   // Back under every limit: the next crossing alerts again.
   if (!over) st.runaway.rearm(conn.agent, 'overshoot');
-  const ids = chain.map((s) => s.id);
-  const named = (kind: string): string => ids.find((id) => id.startsWith(`${kind}:`))?.slice(kind.length + 1) ?? '';
+  const names = rowNames(chain);
   // The row names the scopes it was charged to (a delegated child's are its delegator's), not what the hello said.
   const row: UsageRow = {
     key,
     ns: namespaceOf(conn),
     ts: st.now,
     kind,
-    user: named('user') || 'default',
-    session: named('session'),
-    task: named('task'),
+    user: names.user || 'default',
+    session: names.session,
+    task: names.task,
     agent: conn.agent.id.slice('agent:'.length),
-    chain: ids,
-    model: u.model ?? null,
+    chain: names.ids,
+    model: model ?? null,
     input_tokens: u.input_tokens ?? 0,
     output_tokens: u.output_tokens ?? 0,
     cache_read_tokens: u.cache_read_tokens ?? 0,

@@ -1,7 +1,7 @@
 import type { KeyRecord } from './keys.js';
 import type { Hello, Reserve } from '../../shared/protocol/agent.js';
 import { BurnMeter } from './burn.js';
-import { addInto, type Deltas } from './deltas.js';
+import type { Deltas } from './deltas.js';
 import type { ScopeLimits, Window } from './limits.js';
 import type { CalendarWindow, PeriodKeys } from './periods.js';
 import type { ScopeId } from './scope.js';
@@ -170,17 +170,33 @@ export function unsaved(scope: ScopeState): boolean {
 
 export function recordSpent(scope: ScopeState, deltas: Deltas, periods: PeriodKeys, nowMs: number, version: number): void {
   const c = scope.counters;
-  addInto(c.life, deltas);
   if (c.first_event_ms === null) c.first_event_ms = nowMs;
   scope.counters_version = version;
-  for (const window of ['hour', 'day', 'week', 'month'] as const) {
-    let w = c.windows[window];
-    if (!w || w.period !== periods[window]) {
-      w = { period: periods[window], spent: {} };
-      c.windows[window] = w;
-    }
-    addInto(w.spent, deltas);
+  const hour = windowSpent(c, 'hour', periods);
+  const day = windowSpent(c, 'day', periods);
+  const week = windowSpent(c, 'week', periods);
+  const month = windowSpent(c, 'month', periods);
+  // One pass over the usage for the lifetime and all four windows: this runs for every scope of
+  // the chain on every commit. Usage is never negative, so nothing ever needs deleting.
+  for (const k in deltas) {
+    const v = deltas[k] ?? 0;
+    if (v === 0) continue;
+    c.life[k] = (c.life[k] ?? 0) + v;
+    hour[k] = (hour[k] ?? 0) + v;
+    day[k] = (day[k] ?? 0) + v;
+    week[k] = (week[k] ?? 0) + v;
+    month[k] = (month[k] ?? 0) + v;
   }
+}
+
+/** The window's spent amounts for the current period; a new period starts from nothing. */
+function windowSpent(c: ScopeCounters, window: 'hour' | 'day' | 'week' | 'month', periods: PeriodKeys): Deltas {
+  let w = c.windows[window];
+  if (!w || w.period !== periods[window]) {
+    w = { period: periods[window], spent: {} };
+    c.windows[window] = w;
+  }
+  return w.spent;
 }
 
 /**
