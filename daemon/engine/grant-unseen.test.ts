@@ -120,4 +120,14 @@ describe('engine: grants to a prompt that is gone', () => {
     }
     expect(grants(d)).toBe(0);
   });
+
+  it('deny of a prompt that is gone says so the same way: NOT_FOUND, nothing denied', () => {
+    const d = new EngineDriver(APPROVAL);
+    const c = d.connect({ agent: 'a', session: 's', task: 't' });
+    const p = d.request(c, { type: 'reserve', id: 'r1', cost_usd: 1 });
+    if (p.type !== 'pending') throw new Error(`expected pending, got ${JSON.stringify(p)}`);
+    d.advance(61_000);
+    d.operator({ type: 'deny', id: 'd1', prompt: p.prompt });
+    expect(reply(d)).toMatchObject({ type: 'error', code: 'NOT_FOUND', message: expect.stringMatching(new RegExp(`^no pending prompt ${p.prompt}: .*nothing was denied`)) });
+  });
 });

@@ -50,7 +50,8 @@ export function handleOperator(engine: EngineState, conn: ConnId, frame: Operato
     case 'deny': {
       const p = engine.prompts.get(frame.prompt as PromptId);
       if (!p) {
-        fail(`prompt: no pending prompt ${frame.prompt}`);
+        // As grant says it: the prompt was answered, timed out or mistyped.
+        fail(`no pending prompt ${frame.prompt}: it was answered, timed out or never existed; nothing was denied (see spendguard prompts)`, 'NOT_FOUND');
         return;
       }
       dropPrompt(engine, p);
