@@ -66,7 +66,7 @@ export const KEY_TABLE: readonly Binding[] = [
   // Nothing is drawn, so nothing may act: an action key here would fire unseen.
   { command: Command.Quit, context: 'too-small', keys: ['q'], label: 'q', help: 'quit (every other key does nothing until the terminal is enlarged)', footer: { text: 'q quit', priority: 0 } },
 
-  { command: Command.Up, context: 'main', keys: ['up', 'k'], label: '↑ k', help: 'previous row', footer: { text: '↑↓ select', priority: 3 } },
+  { command: Command.Up, context: 'main', keys: ['up', 'k'], label: '↑ k', help: 'previous row', footer: { text: '↑↓ select', priority: 4 } },
   { command: Command.Down, context: 'main', keys: ['down', 'j'], label: '↓ j', help: 'next row', helpJoin: true },
   { command: Command.PageUp, context: 'main', keys: ['pageup'], label: 'PgUp', help: 'page up' },
   { command: Command.PageDown, context: 'main', keys: ['pagedown'], label: 'PgDn', help: 'page down', helpJoin: true },
@@ -75,7 +75,7 @@ export const KEY_TABLE: readonly Binding[] = [
   { command: Command.Details, context: 'main', keys: ['enter'], label: '⏎', help: 'details of the row', footer: { text: '⏎ details', priority: 6 } },
   { command: Command.Approve, context: 'main', keys: ['a'], label: 'a', help: 'approve (+increment)', footer: { text: 'a approve', priority: 1 }, mutates: true },
   { command: Command.AllowOnce, context: 'main', keys: ['o'], label: 'o', help: 'allow the request once', footer: { text: 'o once', priority: 3 }, mutates: true },
-  { command: Command.Deny, context: 'main', keys: ['d'], label: 'd', help: 'deny the prompt', footer: { text: 'd deny', priority: 3 }, mutates: true },
+  { command: Command.Deny, context: 'main', keys: ['d'], label: 'd', help: 'deny the prompt', footer: { text: 'd deny', priority: 2 }, mutates: true },
   { command: Command.Grant, context: 'main', keys: ['g'], label: 'g', help: 'grant a typed amount (large ones ask y)', footer: { text: 'g grant', priority: 4 }, mutates: true },
   { command: Command.Kill, context: 'main', keys: ['x'], label: 'x', help: 'kill scope (y confirms)', footer: { text: 'x kill', priority: 2 }, mutates: true },
   // Kill-all and resume are what an operator reaches for in a hurry: kept on the narrowest footer.
