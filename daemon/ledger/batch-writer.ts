@@ -28,7 +28,8 @@ export interface BatchTiming {
  * or the main thread in tests and tools.
  */
 export class BatchWriter {
-  private readonly tx: (batch: Batch) => void;
+  private readonly tx: (batch: Batch, token: string | undefined) => void;
+  private readonly lastToken: Database.Statement;
   private bindMs = 0;
 
   constructor(db: Database.Database) {
@@ -42,7 +43,8 @@ export class BatchWriter {
     const upsertTotals = db.prepare('INSERT INTO scope_totals (scope, data) VALUES (?, ?) ON CONFLICT(scope) DO UPDATE SET data = excluded.data');
     const setMeta = db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value');
     const maxSeq = db.prepare('SELECT COALESCE(MAX(seq), 0) FROM usage').pluck();
-    this.tx = db.transaction((batch: Batch) => {
+    this.lastToken = db.prepare("SELECT value FROM meta WHERE name = 'writer_batch'").pluck();
+    this.tx = db.transaction((batch: Batch, token: string | undefined) => {
       const started = performance.now();
       let lastSeq: number | bigint | undefined;
       for (const r of batch.usage) {
@@ -57,16 +59,23 @@ export class BatchWriter {
         // The snapshot covers every usage row up to here; a restart replays only the rows after it.
         setMeta.run('totals_seq', String(lastSeq ?? (maxSeq.get() as number)));
       }
+      // The batch's token commits with it: a resend of a batch in doubt can ask (`committed`).
+      if (token !== undefined) setMeta.run('writer_batch', token);
       this.bindMs = performance.now() - started;
     });
   }
 
   /** Writes `batch` durably, or throws having written nothing of it. */
-  write(batch: Batch): BatchTiming {
+  write(batch: Batch, token?: string): BatchTiming {
     const started = performance.now();
     this.bindMs = 0;
-    this.tx(batch);
+    this.tx(batch, token);
     return { bindMs: this.bindMs, totalMs: performance.now() - started };
+  }
+
+  /** Whether the last batch committed was the one with `token` (one batch is ever in doubt). */
+  committed(token: string): boolean {
+    return this.lastToken.get() === token;
   }
 }
 

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { UsageRow } from '../engine/events.js';
 import { namespacedKey } from '../engine/settlement.js';
-import type { Batch } from './batch-writer.js';
+import Database from 'better-sqlite3';
+import type { ActionRow } from '../engine/events.js';
+import { type Batch, BatchWriter } from './batch-writer.js';
 import { type WriteOutcome, WorkerWriter } from './durable-writer.js';
 import { Ledger } from './ledger.js';
 
@@ -20,13 +22,13 @@ afterEach(async () => {
   }
 });
 
-function setup(): { ledger: Ledger; writer: WorkerWriter; write: (batch: Batch) => Promise<WriteOutcome> } {
+function setup(run?: string): { path: string; ledger: Ledger; writer: WorkerWriter; write: (batch: Batch) => Promise<WriteOutcome> } {
   const path = join(mkdtempSync(join(tmpdir(), 'sg-writer-')), 'ledger.db');
   const ledger = new Ledger(path);
   // The compiled worker (the test runner builds dist/ first): a worker cannot start from .ts.
-  const writer = new WorkerWriter(path, (batch) => ledger.written(batch.usage), new URL('../../dist/daemon/ledger/write-worker.js', import.meta.url));
+  const writer = new WorkerWriter(path, (batch) => ledger.written(batch.usage), new URL('../../dist/daemon/ledger/write-worker.js', import.meta.url), run);
   open.push({ ledger, writer });
-  return { ledger, writer, write: (batch) => new Promise((resolve) => writer.write(batch, resolve)) };
+  return { path, ledger, writer, write: (batch) => new Promise((resolve) => writer.write(batch, resolve)) };
 }
 
 describe('the ledger writer thread', () => {
@@ -52,5 +54,20 @@ describe('the ledger writer thread', () => {
     const first = write({ usage: [row('a', 1)], actions: [], scopes: null });
     expect(() => writer.write({ usage: [row('b', 1)], actions: [], scopes: null }, () => undefined)).toThrow(/one batch at a time/);
     expect(await first).toMatchObject({ ok: true });
+  });
+
+  it('a batch in doubt (committed, its thread lost before it answered) is not written twice when sent again', async () => {
+    const { path, write } = setup('run-1');
+    const grant = { ts: 1, kind: 'grant', scope: 'task:t', actor: 'cli:a@h', data: { cost_nano: 5, tokens: 0 } } as unknown as ActionRow;
+    // As if the first thread committed batch 1 of run-1 and died before it could say so.
+    const other = new Database(path);
+    new BatchWriter(other).write({ usage: [], actions: [grant], scopes: null }, 'run-1:1');
+    other.close();
+    expect(await write({ usage: [], actions: [grant], scopes: null })).toMatchObject({ ok: true });
+    const check = new Database(path, { readonly: true });
+    expect(check.prepare("SELECT COUNT(*) FROM actions WHERE kind = 'grant'").pluck().get()).toBe(1);
+    check.close();
+    // The next batch has its own token and is written.
+    expect(await write({ usage: [], actions: [grant], scopes: null })).toMatchObject({ ok: true });
   });
 });

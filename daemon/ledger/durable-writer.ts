@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Batch, BatchTiming } from './batch-writer.js';
@@ -38,6 +39,8 @@ export class InlineWriter implements DurableWriter {
  * many small row objects (measured: the clone was a seventh of the daemon's time under load).
  */
 const COMPILED_WORKER = new URL('./write-worker.js', import.meta.url);
+/** Fresh threads a batch in doubt is sent to before it fails. */
+const MAX_RESENDS = 2;
 /** The writer thread holds one batch (at most MAX_HELD rows) at a time: a small heap is plenty. */
 const WORKER_HEAP = { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 2 };
 
@@ -51,18 +54,28 @@ export function ledgerWriter(path: string, ledger: InlineWriter['ledger'] & { wr
   return new WorkerWriter(path, (batch) => ledger.written(batch.usage));
 }
 
-export type WorkerRequest = { readonly type: 'write'; readonly id: number; readonly batch: string };
+export type WorkerRequest = {
+  readonly type: 'write';
+  readonly id: number;
+  /** Written with the batch, in its transaction: a resend of a batch already committed is not written again. */
+  readonly token: string;
+  readonly batch: string;
+};
 export type WorkerReply = { readonly type: 'written'; readonly id: number; readonly outcome: WriteOutcome };
 
 /**
  * Writes on a thread of its own with its own connection to the ledger, so the main thread keeps
  * parsing and deciding while a batch binds and syncs; the daemon still sends no reply before its
- * batch is durable (the supervisor waits for `done`). A thread that dies fails its batch, which
- * the supervisor retries on a fresh thread like any failed write.
+ * batch is durable (the supervisor waits for `done`).
+ *
+ * A thread that dies leaves its batch in doubt: committed or not. The same request (its token) is
+ * sent again to a fresh thread, which writes it only if the ledger does not already record that
+ * token as committed; so a batch is never written twice, even one of only action rows (which no
+ * key would stop). Past MAX_RESENDS the batch fails, and the supervisor retries it like any.
  */
 export class WorkerWriter implements DurableWriter {
   private worker: Worker | null = null;
-  private inflight: { readonly id: number; readonly done: (outcome: WriteOutcome) => void } | null = null;
+  private inflight: { readonly request: WorkerRequest; readonly done: (outcome: WriteOutcome) => void; resends: number } | null = null;
   private nextId = 1;
   private idle: (() => void) | null = null;
 
@@ -72,19 +85,23 @@ export class WorkerWriter implements DurableWriter {
     private readonly committed: (batch: Batch) => void,
     /** The compiled write-worker.js; the one beside this file by default. */
     private readonly script: URL = COMPILED_WORKER,
+    /** Makes batch tokens unique to this writer (a test names it). */
+    private readonly run: string = randomUUID(),
   ) {}
 
   write(batch: Batch, done: (outcome: WriteOutcome) => void): void {
     if (this.inflight) throw new Error('ledger writer: one batch at a time');
     const id = this.nextId++;
+    const request: WorkerRequest = { type: 'write', id, token: `${this.run}:${id}`, batch: JSON.stringify(batch) };
     this.inflight = {
-      id,
+      request,
+      resends: 0,
       done: (outcome) => {
         if (outcome.ok) this.committed(batch);
         done(outcome);
       },
     };
-    this.thread().postMessage({ type: 'write', id, batch: JSON.stringify(batch) } satisfies WorkerRequest);
+    this.thread().postMessage(request);
   }
 
   private thread(): Worker {
@@ -92,12 +109,17 @@ export class WorkerWriter implements DurableWriter {
     // Bounded like everything else: a thread past its heap dies, and its batch is retried on a new one.
     const worker = new Worker(this.script, { workerData: { path: this.path }, resourceLimits: WORKER_HEAP });
     worker.on('message', (reply: WorkerReply) => {
-      if (this.inflight?.id === reply.id) this.finish(reply.outcome);
+      if (this.inflight?.request.id === reply.id) this.finish(reply.outcome);
     });
-    // A thread that dies takes no batch with it: the one in flight fails (nothing of it was
-    // committed, or it committed whole and its keys stop a resend from counting twice).
     const lost = (why: string): void => {
-      if (this.worker === worker) this.worker = null;
+      if (this.worker !== worker) return;
+      this.worker = null;
+      const inflight = this.inflight;
+      if (inflight && inflight.resends < MAX_RESENDS) {
+        inflight.resends += 1;
+        this.thread().postMessage(inflight.request);
+        return;
+      }
       this.finish({ ok: false, error: `ledger writer thread stopped: ${why}` });
     };
     worker.on('error', (e) => lost(message(e)));

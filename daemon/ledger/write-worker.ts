@@ -14,7 +14,9 @@ const writer = new BatchWriter(db);
 port.on('message', (request: WorkerRequest) => {
   let reply: WorkerReply;
   try {
-    reply = { type: 'written', id: request.id, outcome: { ok: true, ...writer.write(JSON.parse(request.batch) as Batch) } };
+    // A resend after a lost thread: written already if its token is the last one committed.
+    const timing = writer.committed(request.token) ? { bindMs: 0, totalMs: 0 } : writer.write(JSON.parse(request.batch) as Batch, request.token);
+    reply = { type: 'written', id: request.id, outcome: { ok: true, ...timing } };
   } catch (e) {
     reply = { type: 'written', id: request.id, outcome: { ok: false, error: e instanceof Error ? e.message : String(e) } };
   }
