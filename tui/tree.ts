@@ -56,7 +56,8 @@ export function treeRows(scopes: Scopes, structure: object, view: TreeView): Tre
   const basis = view.sort === 'name' && !view.hotOnly ? structure : scopes;
   if (cache && cache.basis === basis && sameView(cache.view, view)) return cache.rows;
   const rows = buildTree(scopes, view);
-  cache = { basis, view, rows };
+  // Only the view's own fields: the state passed as the view would keep a whole old screen alive.
+  cache = { basis, view: { collapsed: view.collapsed, filter: view.filter, sort: view.sort, hotOnly: view.hotOnly }, rows };
   return rows;
 }
 

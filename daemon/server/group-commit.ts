@@ -246,7 +246,7 @@ export class GroupCommit {
       this.dispatch({ type: 'ledger', writable: true, error: null });
     }
     // What arrived while this batch was written goes next, together.
-    if (this.usage.length > 0 || this.actions.length > 0 || this.outgoing.length > 0 || this.forceSnapshot) this.schedule();
+    if (this.due || this.forceSnapshot) this.schedule();
   }
 
   private release(out: readonly Outgoing[]): void {

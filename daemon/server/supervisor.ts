@@ -33,11 +33,6 @@ function newKeySecret(): string {
 const FEED_MIN_INTERVAL_MS = 250;
 const FEED_REFRESH_MS = 1_000;
 
-/**
- * The imperative shell around the engine: feeds it events with the real clock, collects its
- * ledger rows into one batch per event-loop turn (group commit), and releases replies only after
- * that batch is durable — so no ack ever leaves for a row that is not on disk.
- */
 export interface SupervisorOptions {
   /** See MAX_HELD; tests use a small one. */
   readonly maxHeld?: number;
@@ -46,6 +41,11 @@ export interface SupervisorOptions {
   readonly stages?: StageTimes;
 }
 
+/**
+ * The imperative shell around the engine: feeds it events with the real clock, hands its
+ * ledger rows to the group commit (group-commit.ts), which releases replies only after their
+ * batch is durable — so no ack ever leaves for a row that is not on disk.
+ */
 export class Supervisor {
   readonly stages: StageTimes;
   readonly commits: GroupCommit;
@@ -64,9 +64,7 @@ export class Supervisor {
     options: SupervisorOptions = {},
   ) {
     this.stages = options.stages ?? new StageTimes();
-    const inline = ledger.write?.bind(ledger);
-    if (!options.writer && !inline) throw new Error('supervisor: a ledger that writes, or a writer');
-    const writer = options.writer ?? new InlineWriter({ write: inline ?? (() => undefined) });
+    const writer = options.writer ?? inlineWriter(ledger);
     this.commits = new GroupCommit(engine, writer, transport, log, clock, this.stages, (event) => this.dispatch(event), options.maxHeld ?? MAX_HELD);
     this.flushObservers = this.commits.flushObservers;
   }
@@ -252,6 +250,12 @@ export class Supervisor {
     if (sent) this.lastFeedMs = nowMs;
   }
 
+}
+
+/** The default writer: the ledger's own `write`, on this thread. */
+function inlineWriter(ledger: Partial<InlineWriter['ledger']>): DurableWriter {
+  if (!ledger.write) throw new Error('supervisor: a ledger that writes, or a writer');
+  return new InlineWriter({ write: ledger.write.bind(ledger) });
 }
 
 /** Scope ids an event may create or touch: they must be in memory (or known new) before it runs. */
