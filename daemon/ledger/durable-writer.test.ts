@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -22,11 +22,14 @@ afterEach(async () => {
   }
 });
 
-function setup(run?: string): { path: string; ledger: Ledger; writer: WorkerWriter; write: (batch: Batch) => Promise<WriteOutcome> } {
+// The compiled workers (the test runner builds dist/ first): a worker cannot start from .ts.
+const WORKER = new URL('../../dist/daemon/ledger/write-worker.js', import.meta.url);
+const DYING_WORKER = new URL('../../dist/daemon/ledger/test-support/dying-write-worker.js', import.meta.url);
+
+function setup(run?: string, script = WORKER): { path: string; ledger: Ledger; writer: WorkerWriter; write: (batch: Batch) => Promise<WriteOutcome> } {
   const path = join(mkdtempSync(join(tmpdir(), 'sg-writer-')), 'ledger.db');
   const ledger = new Ledger(path);
-  // The compiled worker (the test runner builds dist/ first): a worker cannot start from .ts.
-  const writer = new WorkerWriter(path, (batch) => ledger.written(batch.usage), new URL('../../dist/daemon/ledger/write-worker.js', import.meta.url), run);
+  const writer = new WorkerWriter(path, (batch) => ledger.written(batch.usage), script, run);
   open.push({ ledger, writer });
   return { path, ledger, writer, write: (batch) => new Promise((resolve) => writer.write(batch, resolve)) };
 }
@@ -69,5 +72,46 @@ describe('the ledger writer thread', () => {
     check.close();
     // The next batch has its own token and is written.
     expect(await write({ usage: [], actions: [grant], scopes: null })).toMatchObject({ ok: true });
+  });
+
+  // The thread really dies (process.exit in the worker ends the thread), at either side of COMMIT.
+  const grantsIn = (path: string): number => {
+    const check = new Database(path, { readonly: true });
+    try {
+      return check.prepare("SELECT COUNT(*) FROM actions WHERE kind = 'grant'").pluck().get() as number;
+    } finally {
+      check.close();
+    }
+  };
+  const grantRow = { ts: 1, kind: 'grant', scope: 'task:t', actor: 'cli:a@h', data: { cost_nano: 5, tokens: 0 } } as unknown as ActionRow;
+
+  it('a thread that dies after its COMMIT, before answering: the batch is done once, on a fresh thread, never twice', async () => {
+    const { path, ledger, write } = setup(undefined, DYING_WORKER);
+    writeFileSync(`${path}.die-after-commit`, '');
+    const outcome = await write({ usage: [row('once', 9)], actions: [grantRow], scopes: null });
+    expect(outcome).toMatchObject({ ok: true });
+    expect(grantsIn(path)).toBe(1);
+    expect(ledger.hasKey(namespacedKey('session:s', 'once'))).toBe(true);
+    // The fresh thread goes on writing.
+    expect(await write({ usage: [row('next', 1)], actions: [grantRow], scopes: null })).toMatchObject({ ok: true });
+    expect(grantsIn(path)).toBe(2);
+  });
+
+  it('a thread that dies before writing: the batch is written by a fresh thread, once', async () => {
+    const { path, write } = setup(undefined, DYING_WORKER);
+    writeFileSync(`${path}.die-before-write`, '');
+    expect(await write({ usage: [row('k', 3)], actions: [grantRow], scopes: null })).toMatchObject({ ok: true });
+    expect(grantsIn(path)).toBe(1);
+  });
+
+  it('threads that keep dying: past its resends the batch fails having written nothing, and the next thread writes', async () => {
+    const { path, write } = setup(undefined, DYING_WORKER);
+    // The first thread and both fresh ones die before writing.
+    writeFileSync(`${path}.die-before-write`, '3');
+    expect(await write({ usage: [], actions: [grantRow], scopes: null })).toMatchObject({ ok: false, error: expect.stringMatching(/writer thread stopped/) });
+    expect(grantsIn(path)).toBe(0);
+    // The supervisor sends it again (with what gathered since): a fresh thread writes it once.
+    expect(await write({ usage: [], actions: [grantRow], scopes: null })).toMatchObject({ ok: true });
+    expect(grantsIn(path)).toBe(1);
   });
 });
