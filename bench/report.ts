@@ -119,6 +119,12 @@ export function formatResults(r: BenchResults): string {
         `   daemon time per pair by stage (µs, from its /metrics): main thread — parse+validate ${f1(st.parse)} · engine ${f1(st.engine)} · metrics and alert observers ${f1(st.observers)} · serialise+send ${f1(st.send)} · batch to the writer ${f1(st.handoff)} = ${f1(main)}; writer thread — bind rows ${f1(st.bind)} · transaction+fsync ${f1(st.commit)}`,
       );
       out.push(`   daemon CPU per pair (all threads): ${cpu === null ? '—' : `${f1(cpu)} µs`}; what the stages leave out is socket reads and writes' system time, the fair queue, timers and GC`);
+      const budget = cpuBudget(r.meta.cpus, g.throughputRatioMin, echo, daemon);
+      if (budget && cpu !== null) {
+        out.push(
+          `   CPU budget at the goal: ${f0(budget.pairsPerSec)} pairs/s on ${r.meta.cpus} cores leave ${f1(budget.perPairUs)} µs per pair in all; the load generator takes ${f1(budget.loadgenUs)} (its cost against the echo), so the daemon may use ≤ ${f1(budget.daemonUs)} µs per pair on all its threads — it uses ${f1(cpu)}; the bare echo server uses ${f1(budget.echoUs)}`,
+        );
+      }
     }
   }
   if (r.fanout) {
@@ -218,4 +224,24 @@ export function writeResults(dir: string, r: BenchResults): string {
   const path = join(dir, 'latest.json');
   writeFileSync(path, `${JSON.stringify(r, null, 2)}\n`);
   return path;
+}
+
+/**
+ * What the throughput goal leaves the daemon to spend, from this run's own figures: at the goal's
+ * pairs/s every core's second is shared by the load generator and the server (they run on the
+ * same machine), so the daemon's CPU per pair, on all its threads, must fit in what the load
+ * generator leaves. The load generator's cost is taken against the echo (its cheapest per pair).
+ */
+export function cpuBudget(
+  cores: number,
+  ratioGoal: number,
+  echo: { pairsPerSec: number; serverCpuPct: number | null; loadgenCpuPct: number | null },
+  daemon: { pairsPerSec: number },
+): { pairsPerSec: number; perPairUs: number; loadgenUs: number; daemonUs: number; echoUs: number } | null {
+  if (echo.serverCpuPct === null || echo.loadgenCpuPct === null || echo.pairsPerSec <= 0 || daemon.pairsPerSec <= 0) return null;
+  const pairsPerSec = ratioGoal * echo.pairsPerSec;
+  const perPairUs = (cores * 1e6) / pairsPerSec;
+  const loadgenUs = ((echo.loadgenCpuPct / 100) * 1e6) / echo.pairsPerSec;
+  const echoUs = ((echo.serverCpuPct / 100) * 1e6) / echo.pairsPerSec;
+  return { pairsPerSec, perPairUs, loadgenUs, daemonUs: perPairUs - loadgenUs, echoUs };
 }
