@@ -124,6 +124,9 @@ export function formatResults(r: BenchResults): string {
         out.push(
           `   CPU budget at the goal: ${f0(budget.pairsPerSec)} pairs/s on ${r.meta.cpus} cores leave ${f1(budget.perPairUs)} µs per pair in all; the load generator takes ${f1(budget.loadgenUs)} (its cost against the echo), so the daemon may use ≤ ${f1(budget.daemonUs)} µs per pair on all its threads — it uses ${f1(cpu)}; the bare echo server uses ${f1(budget.echoUs)}`,
         );
+        // What no cheaper parsing or deciding can remove: the daemon's CPU less those stages.
+        const rest = cpu - (st.parse + st.engine + st.observers + st.handoff);
+        out.push(`   with parse+validate, engine, observers and the hand-off all free, the daemon would still use ${f1(rest)} µs per pair (sockets, serialise+send, fair queue, GC, the writer thread)`);
       }
     }
   }
