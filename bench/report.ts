@@ -126,7 +126,7 @@ export function formatResults(r: BenchResults): string {
         );
         // What no cheaper parsing or deciding can remove: the daemon's CPU less those stages.
         const rest = cpu - (st.parse + st.engine + st.observers + st.handoff);
-        out.push(`   with parse+validate, engine, observers and the hand-off all free, the daemon would still use ${f1(rest)} µs per pair (sockets, serialise+send, fair queue, GC, the writer thread)`);
+        out.push(`   with parse+validate, engine, observers and the hand-off all free, the daemon would still use about ${f1(rest)} µs per pair (sockets, serialise+send, fair queue, GC, the writer thread; stage times are wall time on their thread, so this is an estimate)`);
       }
     }
   }
