@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,7 +7,9 @@ import { namespacedKey } from '../engine/settlement.js';
 import Database from 'better-sqlite3';
 import type { ActionRow } from '../engine/events.js';
 import { type Batch, BatchWriter } from './batch-writer.js';
-import { type WriteOutcome, WorkerWriter } from './durable-writer.js';
+import { PART_ROWS, type WriteOutcome, WorkerWriter } from './durable-writer.js';
+import { MAX_HELD } from '../server/group-commit.js';
+import type { ScopeSnapshot } from './batch-writer.js';
 import { Ledger } from './ledger.js';
 
 function row(key: string, cost_nano: number): UsageRow {
@@ -90,6 +92,7 @@ describe('the ledger writer thread', () => {
     writeFileSync(`${path}.die-after-commit`, '');
     const outcome = await write({ usage: [row('once', 9)], actions: [grantRow], scopes: null });
     expect(outcome).toMatchObject({ ok: true });
+    expect(existsSync(`${path}.die-after-commit`)).toBe(false); // the thread did die
     expect(grantsIn(path)).toBe(1);
     expect(ledger.hasKey(namespacedKey('session:s', 'once'))).toBe(true);
     // The fresh thread goes on writing.
@@ -101,6 +104,7 @@ describe('the ledger writer thread', () => {
     const { path, write } = setup(undefined, DYING_WORKER);
     writeFileSync(`${path}.die-before-write`, '');
     expect(await write({ usage: [row('k', 3)], actions: [grantRow], scopes: null })).toMatchObject({ ok: true });
+    expect(existsSync(`${path}.die-before-write`)).toBe(false);
     expect(grantsIn(path)).toBe(1);
   });
 
@@ -112,6 +116,67 @@ describe('the ledger writer thread', () => {
     expect(grantsIn(path)).toBe(0);
     // The supervisor sends it again (with what gathered since): a fresh thread writes it once.
     expect(await write({ usage: [], actions: [grantRow], scopes: null })).toMatchObject({ ok: true });
+    expect(grantsIn(path)).toBe(1);
+  });
+
+  // The backlog of a disk that was full: every held row at the protocol's largest field sizes, and
+  // the counters of a crowd of scopes, in one batch. Whole, it would not fit the thread's heap.
+  const big = (i: number): UsageRow => {
+    const name = (c: string): string => `${c}${i}`.padEnd(128, c);
+    return {
+      ...row(name('k'), 1_000 + i),
+      user: name('u'), session: name('s'), task: name('t'), agent: name('a'), ns: `session:${name('s')}`,
+      chain: ['global', `user:${name('u')}`, `session:${name('s')}`, `task:${name('t')}`, `agent:${name('a')}`],
+      model: 'm'.repeat(256), tool: 'x'.repeat(256), op: 'o'.repeat(256), input_tokens: 1_000_000_000, output_tokens: 1_000_000_000,
+    };
+  };
+  const counters = (i: number): ScopeSnapshot => ({
+    scope: `agent:${String(i).padEnd(128, 'a')}`,
+    parent: `task:${'t'.repeat(128)}`,
+    counters: {
+      life: { cost: i, tokens: 2 * i, input_tokens: i, output_tokens: i, calls: 1, [`model:${'m'.repeat(256)}:tokens`]: 2 * i, [`model:${'m'.repeat(256)}:cost`]: i, [`op:${'o'.repeat(256)}`]: 1 },
+      windows: { hour: { period: '2026-12-07T15', spent: { cost: i } }, day: { period: '2026-12-07', spent: { cost: i } }, week: { period: '2026-W50', spent: { cost: i } }, month: { period: '2026-12', spent: { cost: i } } },
+      first_event_ms: 1,
+      grace_used: false,
+    },
+  });
+  const count = (path: string, sql: string): unknown => {
+    const check = new Database(path, { readonly: true });
+    try {
+      return check.prepare(sql).pluck().get();
+    } finally {
+      check.close();
+    }
+  };
+
+  it('the largest backlog (MAX_HELD rows of the largest fields, counters of 20,000 scopes) is written whole, in parts of one transaction, on the capped heap', async () => {
+    const { path, ledger, write } = setup();
+    const usage = Array.from({ length: MAX_HELD }, (_, i) => big(i));
+    const scopes = Array.from({ length: 20_000 }, (_, i) => counters(i));
+    expect(await write({ usage, actions: [grantRow], scopes })).toMatchObject({ ok: true });
+    expect(count(path, 'SELECT COUNT(*) FROM usage')).toBe(MAX_HELD);
+    expect(count(path, 'SELECT COUNT(*) FROM scope_totals')).toBe(20_000);
+    // The snapshot covers the batch's last row, written in an earlier part than the last counters.
+    expect(count(path, "SELECT value FROM meta WHERE name = 'totals_seq'")).toBe(String(count(path, 'SELECT MAX(seq) FROM usage')));
+    expect(ledger.hasKey(namespacedKey(usage[MAX_HELD - 1]!.ns, usage[MAX_HELD - 1]!.key))).toBe(true);
+  }, 60_000);
+
+  it('a part that fails leaves nothing of the batch, not even the parts before it', async () => {
+    const { path, write } = setup();
+    const usage = Array.from({ length: PART_ROWS * 2 }, (_, i) => row(`p${i}`, 1));
+    usage.push(row('p0', 1)); // the same key as the first row: the third part fails
+    expect(await write({ usage, actions: [], scopes: null })).toMatchObject({ ok: false, error: expect.stringMatching(/UNIQUE/) });
+    expect(count(path, 'SELECT COUNT(*) FROM usage')).toBe(0);
+    expect(await write({ usage: [row('after', 1)], actions: [], scopes: null })).toMatchObject({ ok: true });
+  });
+
+  it('a thread that dies between the parts of a batch: a fresh thread writes the whole batch, once', async () => {
+    const { path, write } = setup(undefined, DYING_WORKER);
+    writeFileSync(`${path}.die-after-part`, '');
+    const usage = Array.from({ length: PART_ROWS * 2 + 5 }, (_, i) => row(`d${i}`, 1));
+    expect(await write({ usage, actions: [grantRow], scopes: null })).toMatchObject({ ok: true });
+    expect(existsSync(`${path}.die-after-part`)).toBe(false);
+    expect(count(path, 'SELECT COUNT(*) FROM usage')).toBe(usage.length);
     expect(grantsIn(path)).toBe(1);
   });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import type { Batch, BatchTiming } from './batch-writer.js';
+import { type Batch, type BatchTiming, partsOf } from './batch-writer.js';
 
 export type WriteOutcome = ({ readonly ok: true } & BatchTiming) | { readonly ok: false; readonly error: string };
 
@@ -41,8 +41,13 @@ export class InlineWriter implements DurableWriter {
 const COMPILED_WORKER = new URL('./write-worker.js', import.meta.url);
 /** Fresh threads a batch in doubt is sent to before it fails. */
 const MAX_RESENDS = 2;
-/** The writer thread holds one batch (at most MAX_HELD rows) at a time: a small heap is plenty. */
+/**
+ * The writer thread holds one part of one batch at a time (PART_ROWS rows of each kind): a small
+ * heap is plenty however large the batch — the backlog of a disk that was full can be MAX_HELD
+ * rows and the counters of every scope in memory, which whole would not fit in it.
+ */
 const WORKER_HEAP = { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 2 };
+export const PART_ROWS = 1_000;
 
 /**
  * The writer for a daemon: on its own thread when running compiled (the product); on the
@@ -54,11 +59,14 @@ export function ledgerWriter(path: string, ledger: InlineWriter['ledger'] & { wr
   return new WorkerWriter(path, (batch) => ledger.written(batch.usage));
 }
 
+/** One part of a batch; its parts are sent in order and written in one transaction. */
 export type WorkerRequest = {
   readonly type: 'write';
   readonly id: number;
   /** Written with the batch, in its transaction: a resend of a batch already committed is not written again. */
   readonly token: string;
+  readonly part: number;
+  readonly parts: number;
   readonly batch: string;
 };
 export type WorkerReply = { readonly type: 'written'; readonly id: number; readonly outcome: WriteOutcome };
@@ -75,7 +83,7 @@ export type WorkerReply = { readonly type: 'written'; readonly id: number; reado
  */
 export class WorkerWriter implements DurableWriter {
   private worker: Worker | null = null;
-  private inflight: { readonly request: WorkerRequest; readonly done: (outcome: WriteOutcome) => void; resends: number } | null = null;
+  private inflight: { readonly id: number; readonly requests: readonly WorkerRequest[]; readonly done: (outcome: WriteOutcome) => void; resends: number } | null = null;
   private nextId = 1;
   private idle: (() => void) | null = null;
 
@@ -92,16 +100,24 @@ export class WorkerWriter implements DurableWriter {
   write(batch: Batch, done: (outcome: WriteOutcome) => void): void {
     if (this.inflight) throw new Error('ledger writer: one batch at a time');
     const id = this.nextId++;
-    const request: WorkerRequest = { type: 'write', id, token: `${this.run}:${id}`, batch: JSON.stringify(batch) };
+    const token = `${this.run}:${id}`;
+    const parts = partsOf(batch, PART_ROWS);
+    const requests = parts.map((part, i): WorkerRequest => ({ type: 'write', id, token, part: i, parts: parts.length, batch: JSON.stringify(part) }));
     this.inflight = {
-      request,
+      id,
+      requests,
       resends: 0,
       done: (outcome) => {
         if (outcome.ok) this.committed(batch);
         done(outcome);
       },
     };
-    this.thread().postMessage(request);
+    this.post(requests);
+  }
+
+  private post(requests: readonly WorkerRequest[]): void {
+    const thread = this.thread();
+    for (const r of requests) thread.postMessage(r);
   }
 
   private thread(): Worker {
@@ -109,7 +125,7 @@ export class WorkerWriter implements DurableWriter {
     // Bounded like everything else: a thread past its heap dies, and its batch is retried on a new one.
     const worker = new Worker(this.script, { workerData: { path: this.path }, resourceLimits: WORKER_HEAP });
     worker.on('message', (reply: WorkerReply) => {
-      if (this.inflight?.request.id === reply.id) this.finish(reply.outcome);
+      if (this.inflight?.id === reply.id) this.finish(reply.outcome);
     });
     const lost = (why: string): void => {
       if (this.worker !== worker) return;
@@ -117,7 +133,7 @@ export class WorkerWriter implements DurableWriter {
       const inflight = this.inflight;
       if (inflight && inflight.resends < MAX_RESENDS) {
         inflight.resends += 1;
-        this.thread().postMessage(inflight.request);
+        this.post(inflight.requests);
         return;
       }
       this.finish({ ok: false, error: `ledger writer thread stopped: ${why}` });

@@ -5,15 +5,20 @@ import type { WorkerReply, WorkerRequest } from './durable-writer.js';
 
 /** Points where a test thread may stop, as a crash would stop it. */
 export interface WriteHooks {
-  /** Before the batch's transaction begins. */
+  /** Before a batch's transaction begins. */
   beforeWrite?(request: WorkerRequest): void;
+  /** After a part is bound, its transaction still open. */
+  afterPart?(request: WorkerRequest): void;
   /** After its COMMIT returned, before the answer is posted. */
   afterCommit?(request: WorkerRequest): void;
 }
 
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
 /**
- * The ledger writer thread's work (durable-writer.ts): its own connection, one batch per message,
- * one answer per batch.
+ * The ledger writer thread's work (durable-writer.ts): its own connection; a batch arrives as
+ * one or more parts, written in one transaction, with one answer once it is durable (or why not,
+ * having written nothing of it).
  */
 export function serveWrites(port: MessagePort, path: string, hooks: WriteHooks = {}): void {
   const db = new Database(path);
@@ -21,16 +26,46 @@ export function serveWrites(port: MessagePort, path: string, hooks: WriteHooks =
   // It only appends: a small page cache does (the main connection keeps the default for reads).
   db.pragma('cache_size = -512');
   const writer = new BatchWriter(db);
+  /** The batch whose parts are arriving: done already (a resend), or failed at some part. */
+  let current: { id: number; written: boolean; error: string | null } | null = null;
   port.on('message', (request: WorkerRequest) => {
-    let reply: WorkerReply;
-    try {
-      hooks.beforeWrite?.(request);
+    if (request.part === 0) {
       // A resend after a lost thread: written already if its token is the last one committed.
-      const timing = writer.committed(request.token) ? { bindMs: 0, totalMs: 0 } : writer.write(JSON.parse(request.batch) as Batch, request.token);
-      hooks.afterCommit?.(request);
-      reply = { type: 'written', id: request.id, outcome: { ok: true, ...timing } };
-    } catch (e) {
-      reply = { type: 'written', id: request.id, outcome: { ok: false, error: e instanceof Error ? e.message : String(e) } };
+      current = { id: request.id, written: writer.committed(request.token), error: null };
+      if (!current.written) {
+        try {
+          hooks.beforeWrite?.(request);
+          writer.begin();
+        } catch (e) {
+          current.error = message(e);
+        }
+      }
+    }
+    const batch = current;
+    if (batch === null || batch.id !== request.id) return; // parts of a batch whose start this thread never saw
+    if (!batch.written && batch.error === null) {
+      try {
+        writer.part(JSON.parse(request.batch) as Batch);
+        hooks.afterPart?.(request);
+      } catch (e) {
+        batch.error = message(e);
+        writer.abort();
+      }
+    }
+    if (request.part < request.parts - 1) return;
+    current = null;
+    let reply: WorkerReply;
+    if (batch.written) reply = { type: 'written', id: request.id, outcome: { ok: true, bindMs: 0, totalMs: 0 } };
+    else if (batch.error !== null) reply = { type: 'written', id: request.id, outcome: { ok: false, error: batch.error } };
+    else {
+      try {
+        const timing = writer.finish(request.token);
+        hooks.afterCommit?.(request);
+        reply = { type: 'written', id: request.id, outcome: { ok: true, ...timing } };
+      } catch (e) {
+        writer.abort();
+        reply = { type: 'written', id: request.id, outcome: { ok: false, error: message(e) } };
+      }
     }
     port.postMessage(reply);
   });

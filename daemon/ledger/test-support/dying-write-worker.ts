@@ -4,7 +4,8 @@ import { serveWrites } from '../write-service.js';
 
 /**
  * A writer thread that dies, as a crashed thread would, at the point a marker file beside the
- * ledger names — `<ledger>.die-before-write` or `<ledger>.die-after-commit` — as many times as
+ * ledger names — `<ledger>.die-before-write`, `<ledger>.die-after-part` (the first part of a
+ * batch in parts) or `<ledger>.die-after-commit` — as many times as
  * the marker says (empty: once). The marker goes with the last death, so the fresh thread after
  * it writes normally.
  */
@@ -18,4 +19,10 @@ const dieAt = (point: string): void => {
   else unlinkSync(marker);
   process.exit(70);
 };
-serveWrites(parentPort, path, { beforeWrite: () => dieAt('die-before-write'), afterCommit: () => dieAt('die-after-commit') });
+serveWrites(parentPort, path, {
+  beforeWrite: () => dieAt('die-before-write'),
+  afterPart: (r) => {
+    if (r.part === 0 && r.parts > 1) dieAt('die-after-part');
+  },
+  afterCommit: () => dieAt('die-after-commit'),
+});
