@@ -118,7 +118,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       await watcher.start();
     }
     server.ready = true;
-    log('info', 'spendguard daemon listening', { url, state_dir: stateDir, config: configPath ?? '(embedded defaults)', epoch, restored_scopes: restored.scopes.length, require_keys: exposure.requireKeys });
+    log('info', 'spendguard daemon listening', { url, state_dir: stateDir, config: configPath ?? '(embedded defaults)', epoch, restored_scopes: restored.scopes.length, keys_read: ledger.keysRead, require_keys: exposure.requireKeys });
 
     let stopped = false;
     const running: RunningDaemon = {
@@ -141,6 +141,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         await writer.close();
         // After the last flush: alerts raised while stopping still reach the webhook.
         for (const i of integrations) await i.stop();
+        // Nothing writes now: the key filter is saved, so the next start need not read every key.
+        try {
+          openLedger.saveKeyFilter();
+        } catch (e) {
+          log('warn', 'could not save the key filter; the next start reads every key', { error: e instanceof Error ? e.message : String(e) });
+        }
         openLedger.close();
         rmSync(endpointFile, { force: true });
         release();

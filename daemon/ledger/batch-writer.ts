@@ -20,6 +20,8 @@ export interface Batch {
 export interface BatchTiming {
   readonly bindMs: number;
   readonly totalMs: number;
+  /** The seq of the batch's last usage row, when it had any and wrote them (not a resend found done). */
+  readonly lastSeq?: number;
 }
 
 /**
@@ -103,7 +105,7 @@ export class BatchWriter {
     // The batch's token commits with it: a resend of a batch in doubt can ask (`committed`).
     if (token !== undefined) this.setMeta.run('writer_batch', token);
     this.db.exec('COMMIT');
-    return { bindMs: this.bindMs, totalMs: performance.now() - this.startedMs };
+    return { bindMs: this.bindMs, totalMs: performance.now() - this.startedMs, ...(this.lastSeq === undefined ? {} : { lastSeq: Number(this.lastSeq) }) };
   }
 
   /** Drops whatever of the batch was bound: nothing of it is written. */

@@ -4,6 +4,8 @@
  * wrong answer. 2^26 bits (8 MiB) and 4 probes: about 1e-5 false positives at a million keys,
  * degrading gently (more queries, still exact) far beyond.
  */
+import { endianness } from 'node:os';
+
 const BITS_LOG2 = 26;
 const MASK = (1 << BITS_LOG2) - 1;
 const PROBES = 4;
@@ -21,8 +23,24 @@ function hashes(key: string): [number, number] {
   return [h1 >>> 0, (h2 >>> 0) | 1];
 }
 
+/** What a saved filter must match to be read back: its size, probes, hash and byte order. */
+export const KEY_FILTER_FORMAT = `bloom-fnv1a-v1:${BITS_LOG2}:${PROBES}:${endianness()}`;
+
 export class KeyFilter {
-  private readonly bits = new Uint32Array((1 << BITS_LOG2) / 32);
+  private readonly bits: Uint32Array;
+
+  /** `saved`: the bytes of `bytes()` of a filter in this format. */
+  constructor(saved?: Uint8Array) {
+    this.bits = new Uint32Array((1 << BITS_LOG2) / 32);
+    if (saved === undefined) return;
+    if (saved.byteLength !== this.bits.byteLength) throw new Error(`a saved key filter has ${saved.byteLength} bytes, not ${this.bits.byteLength}`);
+    new Uint8Array(this.bits.buffer).set(saved);
+  }
+
+  /** The filter's bits, to save (a copy). */
+  bytes(): Buffer {
+    return Buffer.from(new Uint8Array(this.bits.buffer).slice());
+  }
 
   add(key: string): void {
     const [a, b] = hashes(key);

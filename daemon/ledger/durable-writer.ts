@@ -54,9 +54,9 @@ export const PART_ROWS = 1_000;
  * calling thread when running from TypeScript sources (the test runner cannot start a worker
  * from a .ts file), which end-to-end tests against `dist/` do not.
  */
-export function ledgerWriter(path: string, ledger: InlineWriter['ledger'] & { written(usage: Batch['usage']): void }): DurableWriter {
+export function ledgerWriter(path: string, ledger: InlineWriter['ledger'] & { written(usage: Batch['usage'], lastSeq?: number): void }): DurableWriter {
   if (!existsSync(COMPILED_WORKER)) return new InlineWriter(ledger);
-  return new WorkerWriter(path, (batch) => ledger.written(batch.usage));
+  return new WorkerWriter(path, (batch, lastSeq) => ledger.written(batch.usage, lastSeq));
 }
 
 /** One part of a batch; its parts are sent in order and written in one transaction. */
@@ -89,8 +89,8 @@ export class WorkerWriter implements DurableWriter {
 
   constructor(
     private readonly path: string,
-    /** Rows committed, on the main thread (the ledger's key filter learns their keys). */
-    private readonly committed: (batch: Batch) => void,
+    /** Rows committed, on the main thread (the ledger's key filter learns their keys), with the seq of the last. */
+    private readonly committed: (batch: Batch, lastSeq: number | undefined) => void,
     /** The compiled write-worker.js; the one beside this file by default. */
     private readonly script: URL = COMPILED_WORKER,
     /** Makes batch tokens unique to this writer (a test names it). */
@@ -108,7 +108,7 @@ export class WorkerWriter implements DurableWriter {
       requests,
       resends: 0,
       done: (outcome) => {
-        if (outcome.ok) this.committed(batch);
+        if (outcome.ok) this.committed(batch, outcome.lastSeq);
         done(outcome);
       },
     };

@@ -7,7 +7,7 @@ import type { ScopeCounters } from '../engine/state.js';
 import { COST, TOKENS, type Deltas } from '../engine/deltas.js';
 import { namespacedKey } from '../engine/settlement.js';
 import { type BatchTiming, BatchWriter, openForWriting, type ScopeSnapshot } from './batch-writer.js';
-import { KeyFilter } from './bloom.js';
+import { KEY_FILTER_FORMAT, KeyFilter } from './bloom.js';
 import { LEDGER_DDL, LEDGER_SCHEMA_VERSION, MIGRATE_1_TO_2 } from './schema.js';
 
 export type { ScopeSnapshot } from './batch-writer.js';
@@ -21,7 +21,9 @@ export class Ledger {
   private readonly batches: BatchWriter;
   private readonly selectKey: Database.Statement;
   private readonly selectTotals: Database.Statement;
-  private readonly keys = new KeyFilter();
+  private readonly keys: KeyFilter;
+  /** Every usage row up to this seq has its key in `keys` (rows after it may too). */
+  private coveredSeq = 0;
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -30,7 +32,54 @@ export class Ledger {
     this.batches = new BatchWriter(this.db);
     this.selectKey = this.db.prepare('SELECT 1 FROM usage WHERE ns = ? AND key = ?').pluck();
     this.selectTotals = this.db.prepare('SELECT data FROM scope_totals WHERE scope = ?').pluck();
-    for (const r of this.db.prepare('SELECT ns, key FROM usage').iterate() as IterableIterator<{ ns: string; key: string }>) this.keys.add(namespacedKey(r.ns, r.key));
+    const saved = this.savedKeyFilter();
+    this.keys = saved?.filter ?? new KeyFilter();
+    // Only the keys the saved filter does not cover are read: a restart does not read them all.
+    const after = saved?.seq ?? 0;
+    const rows = this.db.prepare('SELECT seq, ns, key FROM usage WHERE seq > ? ORDER BY seq').raw().iterate(after) as IterableIterator<[number, string, string]>;
+    this.coveredSeq = after;
+    for (const [seq, ns, key] of rows) {
+      this.keys.add(namespacedKey(ns, key));
+      this.coveredSeq = seq;
+      this.keysRead += 1;
+    }
+  }
+
+  /** Keys read from the usage table at open: all of them, or those after a saved filter. */
+  keysRead = 0;
+
+  /**
+   * The filter saved at the last graceful stop, if it is one of this format and the row it ends
+   * at is still the one it was (a ledger restored from an older copy reuses seqs: then every key
+   * is read again). A filter that misses a key would let a resent commit count twice.
+   */
+  private savedKeyFilter(): { filter: KeyFilter; seq: number } | undefined {
+    const row = this.db.prepare('SELECT format, seq, fingerprint, bits FROM key_filter WHERE id = 1').get() as { format: string; seq: number; fingerprint: string; bits: Buffer } | undefined;
+    if (!row || row.format !== KEY_FILTER_FORMAT) return undefined;
+    if (this.fingerprintAt(row.seq) !== row.fingerprint) return undefined;
+    try {
+      return { filter: new KeyFilter(row.bits), seq: row.seq };
+    } catch {
+      return undefined;
+    }
+  }
+
+  private fingerprintAt(seq: number): string | undefined {
+    const r = this.db.prepare('SELECT ns, key FROM usage WHERE seq = ?').raw().get(seq) as [string, string] | undefined;
+    return r === undefined ? undefined : namespacedKey(r[0], r[1]);
+  }
+
+  /**
+   * Saves the key filter for the next start (at a graceful stop, once nothing else writes): it
+   * covers the rows whose keys it was told of. Rows written after — by a crash's last batch or
+   * anything else — are read at start as they always were.
+   */
+  saveKeyFilter(): void {
+    const fingerprint = this.fingerprintAt(this.coveredSeq);
+    if (fingerprint === undefined) return;
+    this.db
+      .prepare('INSERT INTO key_filter (id, format, seq, fingerprint, bits) VALUES (1, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET format = excluded.format, seq = excluded.seq, fingerprint = excluded.fingerprint, bits = excluded.bits')
+      .run(KEY_FILTER_FORMAT, this.coveredSeq, fingerprint, this.keys.bytes());
   }
 
   /** Creates the tables, or brings an older ledger to this version in one transaction. */
@@ -79,7 +128,7 @@ export class Ledger {
    */
   write(usage: readonly UsageRow[], actions: readonly ActionRow[], scopes: readonly ScopeSnapshot[] | null): BatchTiming {
     const timing = this.batches.write({ usage, actions, scopes });
-    this.written(usage);
+    this.written(usage, timing.lastSeq);
     return timing;
   }
 
@@ -88,8 +137,11 @@ export class Ledger {
    * Only once committed: a batch rolled back (a full disk) leaves nothing behind, not even in the
    * filter (which would be harmless — `hasKey` confirms every hit in SQLite — but untidy).
    */
-  written(usage: readonly UsageRow[]): void {
+  written(usage: readonly UsageRow[], lastSeq?: number): void {
     for (const r of usage) this.keys.add(namespacedKey(r.ns, r.key));
+    // A batch's rows take consecutive seqs. Coverage moves only over rows seen: a batch that
+    // committed but was reported lost (its thread died) leaves a gap, and coverage stops before it.
+    if (lastSeq !== undefined && lastSeq - usage.length === this.coveredSeq) this.coveredSeq = lastSeq;
   }
 
   /** Counters from the aggregates, operator grants and kills from the actions: no usage rescan. */

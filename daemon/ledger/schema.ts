@@ -41,6 +41,16 @@ CREATE TABLE IF NOT EXISTS scope_totals (
   data  TEXT NOT NULL                           -- JSON ScopeCounters snapshot
 ) STRICT;
 
+-- The idempotency-key filter as of a graceful stop, so a restart reads it instead of every key:
+-- it covers the rows up to seq, whose key the fingerprint names; rows after it are added at start.
+CREATE TABLE IF NOT EXISTS key_filter (
+  id          INTEGER PRIMARY KEY CHECK (id = 1),
+  format      TEXT    NOT NULL,                 -- the filter's size, probes, hash and byte order
+  seq         INTEGER NOT NULL,
+  fingerprint TEXT    NOT NULL,                 -- ns and key of the row at seq
+  bits        BLOB    NOT NULL
+) STRICT;
+
 CREATE TABLE IF NOT EXISTS actions (
   seq    INTEGER PRIMARY KEY,
   ts     INTEGER NOT NULL,

@@ -71,4 +71,24 @@ describe('delegation across a restart', () => {
       await daemon.stop();
     }
   });
+
+  it('a graceful stop saves the key filter: the next start reads no key, and a spend resent under an old key still counts once', async () => {
+    const stateDir = tempStateDir('sg-restart-keys-');
+    dirs.push(stateDir);
+    let daemon = await startDaemonProcess({ stateDir });
+    const agent = await RawAgent.hello(daemon.url, daemon.agentToken, { agent: 'fa', session: 'fs', task: 'ft' });
+    for (let i = 0; i < 30; i++) expect(await agent.request({ type: 'spend', id: `s${i}`, key: `filter-${i}`, cost_usd: 0.01 })).toMatchObject({ type: 'ack', duplicate: false });
+    agent.close();
+    await daemon.stop();
+    daemon = await startDaemonProcess({ stateDir });
+    try {
+      expect(daemon.logs()).toMatch(/"keys_read":0\b/);
+      const again = await RawAgent.hello(daemon.url, daemon.agentToken, { agent: 'fa', session: 'fs', task: 'ft' });
+      expect(await again.request({ type: 'spend', id: 'r', key: 'filter-17', cost_usd: 0.01 })).toMatchObject({ type: 'ack', duplicate: true });
+      expect(await again.request({ type: 'spend', id: 'n', key: 'filter-new', cost_usd: 0.01 })).toMatchObject({ type: 'ack', duplicate: false });
+      again.close();
+    } finally {
+      await daemon.stop();
+    }
+  });
 });
