@@ -86,4 +86,30 @@ describe('the idempotency-key filter across a restart', () => {
     for (const k of ['a', 'b', 'lost-1', 'lost-2', 'later']) expect(known(again, k), k).toBe(true);
     again.close();
   });
+
+  it('a damaged saved filter (one bit flipped) is not read: every key is read instead', () => {
+    const { path, ledger } = ledgerWith(['a', 'b']);
+    ledger.saveKeyFilter();
+    ledger.close();
+    const db = new Database(path);
+    const bits = db.prepare('SELECT bits FROM key_filter').pluck().get() as Buffer;
+    bits[12_345] = (bits[12_345] ?? 0) ^ 1;
+    db.prepare('UPDATE key_filter SET bits = ?').run(bits);
+    db.close();
+    const again = new Ledger(path);
+    expect(again.keysRead).toBe(2);
+    again.close();
+  });
+
+  it('a saved-filter table of another shape is not read, and the ledger still opens', () => {
+    const { path, ledger } = ledgerWith(['a', 'b']);
+    ledger.close();
+    const db = new Database(path);
+    db.exec('DROP TABLE key_filter; CREATE TABLE key_filter (id INTEGER PRIMARY KEY, other TEXT)');
+    db.close();
+    const again = new Ledger(path);
+    expect(again.keysRead).toBe(2);
+    expect(() => again.saveKeyFilter()).toThrow();
+    again.close();
+  });
 });

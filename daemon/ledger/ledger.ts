@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { RestoredKey, RestoredState, RestoredScope } from '../engine/engine.js';
 import { parseActionRow } from '../engine/actions.js';
@@ -54,14 +55,20 @@ export class Ledger {
    * is read again). A filter that misses a key would let a resent commit count twice.
    */
   private savedKeyFilter(): { filter: KeyFilter; seq: number } | undefined {
-    const row = this.db.prepare('SELECT format, seq, fingerprint, bits FROM key_filter WHERE id = 1').get() as { format: string; seq: number; fingerprint: string; bits: Buffer } | undefined;
-    if (!row || row.format !== KEY_FILTER_FORMAT) return undefined;
-    if (this.fingerprintAt(row.seq) !== row.fingerprint) return undefined;
     try {
-      return { filter: new KeyFilter(row.bits), seq: row.seq };
+      return this.readSavedKeyFilter();
     } catch {
-      return undefined;
+      return undefined; // unreadable (a table of another shape, say): every key is read
     }
+  }
+
+  private readSavedKeyFilter(): { filter: KeyFilter; seq: number } | undefined {
+    const row = this.db.prepare('SELECT format, seq, fingerprint, digest, bits FROM key_filter WHERE id = 1').get() as
+      | { format: string; seq: number; fingerprint: string; digest: string; bits: Buffer }
+      | undefined;
+    if (!row || row.format !== KEY_FILTER_FORMAT) return undefined;
+    if (this.fingerprintAt(row.seq) !== row.fingerprint || digestOf(row.bits) !== row.digest) return undefined;
+    return { filter: new KeyFilter(row.bits), seq: row.seq };
   }
 
   private fingerprintAt(seq: number): string | undefined {
@@ -77,9 +84,12 @@ export class Ledger {
   saveKeyFilter(): void {
     const fingerprint = this.fingerprintAt(this.coveredSeq);
     if (fingerprint === undefined) return;
+    const bits = this.keys.bytes();
     this.db
-      .prepare('INSERT INTO key_filter (id, format, seq, fingerprint, bits) VALUES (1, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET format = excluded.format, seq = excluded.seq, fingerprint = excluded.fingerprint, bits = excluded.bits')
-      .run(KEY_FILTER_FORMAT, this.coveredSeq, fingerprint, this.keys.bytes());
+      .prepare(
+        'INSERT INTO key_filter (id, format, seq, fingerprint, digest, bits) VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET format = excluded.format, seq = excluded.seq, fingerprint = excluded.fingerprint, digest = excluded.digest, bits = excluded.bits',
+      )
+      .run(KEY_FILTER_FORMAT, this.coveredSeq, fingerprint, digestOf(bits), bits);
   }
 
   /** Creates the tables, or brings an older ledger to this version in one transaction. */
@@ -260,3 +270,5 @@ function snapshotOf(row: { scope: string; data: string }): RestoredScope {
   const parsed = JSON.parse(row.data) as { parent: string | null; counters: ScopeCounters };
   return { id: row.scope as ScopeId, parent: parsed.parent as ScopeId | null, counters: parsed.counters };
 }
+
+const digestOf = (bits: Uint8Array): string => createHash('sha256').update(bits).digest('hex');

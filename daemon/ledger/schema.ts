@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS key_filter (
   format      TEXT    NOT NULL,                 -- the filter's size, probes, hash and byte order
   seq         INTEGER NOT NULL,
   fingerprint TEXT    NOT NULL,                 -- ns and key of the row at seq
+  digest      TEXT    NOT NULL,                 -- SHA-256 of bits: a damaged filter is not read
   bits        BLOB    NOT NULL
 ) STRICT;
 
