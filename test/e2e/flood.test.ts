@@ -9,7 +9,9 @@ import { RawAgent, REPO, ROOMY_LIMITS, startDaemonProcess, tempStateDir, waitFor
  * its latency, and every spend the flooder sent is acknowledged afterwards, exactly once.
  */
 
-const FLOOD_MS = 3_000;
+/** Long enough for some 200 calm reserves: with 80, the "p99" of the claim was the slowest one. */
+const FLOOD_MS = 6_000;
+const CALM_GAP_MS = 5;
 /** The flooder writes while its socket's own buffer is below this (it respects TCP, as a real client must). */
 const CLIENT_BUFFER_BYTES = 1 << 20;
 const SPEND_USD = 0.000_001;
@@ -85,7 +87,7 @@ describe('one connection flooding spends', () => {
       latencies.push(performance.now() - t0);
       expect(grant).toMatchObject({ type: 'grant' });
       await calm.request({ type: 'release', id: `x${n}`, reservation: grant.reservation });
-      await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, CALM_GAP_MS));
     }
     expect(await exited).toBe(0);
     const report = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { sent: number; acked: number; once: boolean; duplicates: number };
@@ -93,7 +95,9 @@ describe('one connection flooding spends', () => {
     const p99 = percentile(sorted, 0.99);
     console.log(`flood: ${report.sent} spends sent in ${FLOOD_MS} ms, ${report.acked} acked; calm reserve p50 ${percentile(sorted, 0.5).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms over ${sorted.length} (slowest ${sorted.slice(-5).map((x) => x.toFixed(0)).join(', ')} ms)`);
 
-    expect(sorted.length).toBeGreaterThan(50);
+    // A p99 that is not the slowest sample: at least 200 (the slowest are the flood's first
+    // burst, cold, and its end; they are printed above).
+    expect(sorted.length).toBeGreaterThanOrEqual(200);
     expect(p99).toBeLessThanOrEqual(100);
     expect(report.sent).toBeGreaterThan(10_000);
     expect(report).toMatchObject({ acked: report.sent, once: true, duplicates: 0 });
