@@ -85,11 +85,17 @@ describe('engine: grants to a scope never seen', () => {
 describe('engine: grants to a prompt that is gone', () => {
   const APPROVAL = { limits: { task: { cost_usd: 0.5, mode: 'approval' } }, approvals: { increment_usd: 1, timeout: '60s' } };
 
-  it('a prompt already answered is refused with NOT_FOUND, and no scope is named after it', () => {
+  /** An engine whose one agent waits on an approval prompt. */
+  function withPendingPrompt(): { d: EngineDriver; prompt: { prompt: string } } {
     const d = new EngineDriver(APPROVAL);
     const c = d.connect({ agent: 'a', session: 's', task: 't' });
     const p = d.request(c, { type: 'reserve', id: 'r1', cost_usd: 1 });
     if (p.type !== 'pending') throw new Error(`expected pending, got ${JSON.stringify(p)}`);
+    return { d, prompt: p };
+  }
+
+  it('a prompt already answered is refused with NOT_FOUND, and no scope is named after it', () => {
+    const { d, prompt: p } = withPendingPrompt();
     d.operator({ type: 'grant', id: 'g1', target: p.prompt });
     expect(reply(d)).toMatchObject({ type: 'result', ok: true });
     const before = d.engine.view.scopes.size;
@@ -104,10 +110,7 @@ describe('engine: grants to a prompt that is gone', () => {
   });
 
   it('a prompt that timed out, or an id that only looks like one, is refused the same way', () => {
-    const d = new EngineDriver(APPROVAL);
-    const c = d.connect({ agent: 'a', session: 's', task: 't' });
-    const p = d.request(c, { type: 'reserve', id: 'r1', cost_usd: 1 });
-    if (p.type !== 'pending') throw new Error(`expected pending, got ${JSON.stringify(p)}`);
+    const { d, prompt: p } = withPendingPrompt();
     d.advance(61_000);
     expect(d.engine.view.prompts.size).toBe(0);
     for (const target of [p.prompt, 'p-123']) {
@@ -122,10 +125,7 @@ describe('engine: grants to a prompt that is gone', () => {
   });
 
   it('deny of a prompt that is gone says so the same way: NOT_FOUND, nothing denied', () => {
-    const d = new EngineDriver(APPROVAL);
-    const c = d.connect({ agent: 'a', session: 's', task: 't' });
-    const p = d.request(c, { type: 'reserve', id: 'r1', cost_usd: 1 });
-    if (p.type !== 'pending') throw new Error(`expected pending, got ${JSON.stringify(p)}`);
+    const { d, prompt: p } = withPendingPrompt();
     d.advance(61_000);
     d.operator({ type: 'deny', id: 'd1', prompt: p.prompt });
     expect(reply(d)).toMatchObject({ type: 'error', code: 'NOT_FOUND', message: expect.stringMatching(new RegExp(`^no pending prompt ${p.prompt}: .*nothing was denied`)) });

@@ -15,7 +15,7 @@ export interface DurableWriter {
   close(): Promise<void>;
 }
 
-const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+export const errorMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /** Writes on the calling thread, blocking it through the fsync: tests and tools. */
 export class InlineWriter implements DurableWriter {
@@ -26,7 +26,7 @@ export class InlineWriter implements DurableWriter {
     try {
       outcome = { ok: true, bindMs: 0, totalMs: 0, ...(this.ledger.write(batch.usage, batch.actions, batch.scopes) ?? {}) };
     } catch (e) {
-      outcome = { ok: false, error: message(e) };
+      outcome = { ok: false, error: errorMessage(e) };
     }
     done(outcome);
   }
@@ -34,10 +34,6 @@ export class InlineWriter implements DurableWriter {
   async close(): Promise<void> {}
 }
 
-/**
- * The batch as JSON text: posting one flat string costs far less than the structured clone of
- * many small row objects (measured: the clone was a seventh of the daemon's time under load).
- */
 const COMPILED_WORKER = new URL('./write-worker.js', import.meta.url);
 /** Fresh threads a batch in doubt is sent to before it fails. */
 const MAX_RESENDS = 2;
@@ -67,6 +63,10 @@ export type WorkerRequest = {
   readonly token: string;
   readonly part: number;
   readonly parts: number;
+  /**
+   * The part as JSON text: posting one flat string costs far less than the structured clone of
+   * many small row objects (measured: the clone was a seventh of the daemon's time under load).
+   */
   readonly batch: string;
 };
 export type WorkerReply = { readonly type: 'written'; readonly id: number; readonly outcome: WriteOutcome };
@@ -138,7 +138,7 @@ export class WorkerWriter implements DurableWriter {
       }
       this.finish({ ok: false, error: `ledger writer thread stopped: ${why}` });
     };
-    worker.on('error', (e) => lost(message(e)));
+    worker.on('error', (e) => lost(errorMessage(e)));
     worker.on('exit', (code) => lost(`exit code ${code}`));
     this.worker = worker;
     return worker;

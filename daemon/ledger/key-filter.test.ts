@@ -19,6 +19,24 @@ function ledgerWith(keys: readonly string[]): { path: string; ledger: Ledger } {
   return { path, ledger };
 }
 
+/** A ledger with `keys`, stopped gracefully: its key filter saved. */
+function stoppedWith(keys: readonly string[]): string {
+  const { path, ledger } = ledgerWith(keys);
+  ledger.saveKeyFilter();
+  ledger.close();
+  return path;
+}
+
+/** Changes made to the ledger file behind the daemon's back. */
+function behindItsBack(path: string, change: (db: Database.Database) => void): void {
+  const db = new Database(path);
+  try {
+    change(db);
+  } finally {
+    db.close();
+  }
+}
+
 /** Rows written past the ledger's back, as by a batch whose report never arrived. */
 function appendRaw(path: string, keys: readonly string[]): void {
   const db = new Database(path);
@@ -29,9 +47,7 @@ function appendRaw(path: string, keys: readonly string[]): void {
 
 describe('the idempotency-key filter across a restart', () => {
   it('a graceful stop saves it: the next start reads only the keys written after, and knows every key', () => {
-    const { path, ledger } = ledgerWith(['a', 'b', 'c']);
-    ledger.saveKeyFilter();
-    ledger.close();
+    const path = stoppedWith(['a', 'b', 'c']);
     appendRaw(path, ['d', 'e']); // e.g. a crash's last batch after a later start
     const again = new Ledger(path);
     expect(again.keysRead).toBe(2);
@@ -49,12 +65,8 @@ describe('the idempotency-key filter across a restart', () => {
   });
 
   it('a saved filter whose last row is no longer the same (a ledger restored from an older copy) is not trusted', () => {
-    const { path, ledger } = ledgerWith(['a', 'b', 'c']);
-    ledger.saveKeyFilter();
-    ledger.close();
-    const db = new Database(path);
-    db.prepare("DELETE FROM usage WHERE key IN ('b', 'c')").run();
-    db.close();
+    const path = stoppedWith(['a', 'b', 'c']);
+    behindItsBack(path, (db) => db.prepare("DELETE FROM usage WHERE key IN ('b', 'c')").run());
     appendRaw(path, ['x', 'y']); // reuses the seqs of b and c
     const again = new Ledger(path);
     expect(again.keysRead).toBe(3);
@@ -63,12 +75,8 @@ describe('the idempotency-key filter across a restart', () => {
   });
 
   it('a filter of another format (size, hash, byte order) is not read', () => {
-    const { path, ledger } = ledgerWith(['a', 'b']);
-    ledger.saveKeyFilter();
-    ledger.close();
-    const db = new Database(path);
-    db.prepare("UPDATE key_filter SET format = 'bloom-other'").run();
-    db.close();
+    const path = stoppedWith(['a', 'b']);
+    behindItsBack(path, (db) => db.prepare("UPDATE key_filter SET format = 'bloom-other'").run());
     const again = new Ledger(path);
     expect(again.keysRead).toBe(2);
     again.close();
@@ -88,14 +96,12 @@ describe('the idempotency-key filter across a restart', () => {
   });
 
   it('a damaged saved filter (one bit flipped) is not read: every key is read instead', () => {
-    const { path, ledger } = ledgerWith(['a', 'b']);
-    ledger.saveKeyFilter();
-    ledger.close();
-    const db = new Database(path);
-    const bits = db.prepare('SELECT bits FROM key_filter').pluck().get() as Buffer;
-    bits[12_345] = (bits[12_345] ?? 0) ^ 1;
-    db.prepare('UPDATE key_filter SET bits = ?').run(bits);
-    db.close();
+    const path = stoppedWith(['a', 'b']);
+    behindItsBack(path, (db) => {
+      const bits = db.prepare('SELECT bits FROM key_filter').pluck().get() as Buffer;
+      bits[12_345] = (bits[12_345] ?? 0) ^ 1;
+      db.prepare('UPDATE key_filter SET bits = ?').run(bits);
+    });
     const again = new Ledger(path);
     expect(again.keysRead).toBe(2);
     again.close();
@@ -104,9 +110,7 @@ describe('the idempotency-key filter across a restart', () => {
   it('a saved-filter table of another shape is not read, and the ledger still opens', () => {
     const { path, ledger } = ledgerWith(['a', 'b']);
     ledger.close();
-    const db = new Database(path);
-    db.exec('DROP TABLE key_filter; CREATE TABLE key_filter (id INTEGER PRIMARY KEY, other TEXT)');
-    db.close();
+    behindItsBack(path, (db) => db.exec('DROP TABLE key_filter; CREATE TABLE key_filter (id INTEGER PRIMARY KEY, other TEXT)'));
     const again = new Ledger(path);
     expect(again.keysRead).toBe(2);
     expect(() => again.saveKeyFilter()).toThrow();

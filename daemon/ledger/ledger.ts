@@ -25,6 +25,8 @@ export class Ledger {
   private readonly keys: KeyFilter;
   /** Every usage row up to this seq has its key in `keys` (rows after it may too). */
   private coveredSeq = 0;
+  /** Keys read from the usage table at open: all of them, or those after a saved filter. */
+  readonly keysRead: number;
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -38,16 +40,15 @@ export class Ledger {
     // Only the keys the saved filter does not cover are read: a restart does not read them all.
     const after = saved?.seq ?? 0;
     const rows = this.db.prepare('SELECT seq, ns, key FROM usage WHERE seq > ? ORDER BY seq').raw().iterate(after) as IterableIterator<[number, string, string]>;
+    let read = 0;
     this.coveredSeq = after;
     for (const [seq, ns, key] of rows) {
       this.keys.add(namespacedKey(ns, key));
       this.coveredSeq = seq;
-      this.keysRead += 1;
+      read += 1;
     }
+    this.keysRead = read;
   }
-
-  /** Keys read from the usage table at open: all of them, or those after a saved filter. */
-  keysRead = 0;
 
   /**
    * The filter saved at the last graceful stop, if it is one of this format and the row it ends
@@ -56,19 +57,15 @@ export class Ledger {
    */
   private savedKeyFilter(): { filter: KeyFilter; seq: number } | undefined {
     try {
-      return this.readSavedKeyFilter();
+      const row = this.db.prepare('SELECT format, seq, fingerprint, digest, bits FROM key_filter WHERE id = 1').get() as
+        | { format: string; seq: number; fingerprint: string; digest: string; bits: Buffer }
+        | undefined;
+      if (!row || row.format !== KEY_FILTER_FORMAT) return undefined;
+      if (this.fingerprintAt(row.seq) !== row.fingerprint || digestOf(row.bits) !== row.digest) return undefined;
+      return { filter: new KeyFilter(row.bits), seq: row.seq };
     } catch {
       return undefined; // unreadable (a table of another shape, say): every key is read
     }
-  }
-
-  private readSavedKeyFilter(): { filter: KeyFilter; seq: number } | undefined {
-    const row = this.db.prepare('SELECT format, seq, fingerprint, digest, bits FROM key_filter WHERE id = 1').get() as
-      | { format: string; seq: number; fingerprint: string; digest: string; bits: Buffer }
-      | undefined;
-    if (!row || row.format !== KEY_FILTER_FORMAT) return undefined;
-    if (this.fingerprintAt(row.seq) !== row.fingerprint || digestOf(row.bits) !== row.digest) return undefined;
-    return { filter: new KeyFilter(row.bits), seq: row.seq };
   }
 
   private fingerprintAt(seq: number): string | undefined {

@@ -1,7 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { type Batch, BatchWriter, openForWriting } from './batch-writer.js';
-import type { WorkerReply, WorkerRequest } from './durable-writer.js';
+import { errorMessage, type WorkerReply, type WorkerRequest } from './durable-writer.js';
 
 /** Points where a test thread may stop, as a crash would stop it. */
 export interface WriteHooks {
@@ -12,8 +12,6 @@ export interface WriteHooks {
   /** After its COMMIT returned, before the answer is posted. */
   afterCommit?(request: WorkerRequest): void;
 }
-
-const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /**
  * The ledger writer thread's work (durable-writer.ts): its own connection; a batch arrives as
@@ -26,36 +24,36 @@ export function serveWrites(port: MessagePort, path: string, hooks: WriteHooks =
   // It only appends: a small page cache does (the main connection keeps the default for reads).
   db.pragma('cache_size = -512');
   const writer = new BatchWriter(db);
-  /** The batch whose parts are arriving: done already (a resend), or failed at some part. */
-  let current: { id: number; written: boolean; error: string | null } | null = null;
+  /** The batch whose parts are arriving: committed before (a resend), or failed at some part. */
+  let current: { id: number; committedBefore: boolean; error: string | null } | null = null;
   port.on('message', (request: WorkerRequest) => {
     if (request.part === 0) {
       // A resend after a lost thread: written already if its token is the last one committed.
-      current = { id: request.id, written: writer.committed(request.token), error: null };
-      if (!current.written) {
+      current = { id: request.id, committedBefore: writer.committed(request.token), error: null };
+      if (!current.committedBefore) {
         try {
           hooks.beforeWrite?.(request);
           writer.begin();
         } catch (e) {
-          current.error = message(e);
+          current.error = errorMessage(e);
         }
       }
     }
     const batch = current;
     if (batch === null || batch.id !== request.id) return; // parts of a batch whose start this thread never saw
-    if (!batch.written && batch.error === null) {
+    if (!batch.committedBefore && batch.error === null) {
       try {
         writer.part(JSON.parse(request.batch) as Batch);
         hooks.afterPart?.(request);
       } catch (e) {
-        batch.error = message(e);
+        batch.error = errorMessage(e);
         writer.abort();
       }
     }
     if (request.part < request.parts - 1) return;
     current = null;
     let reply: WorkerReply;
-    if (batch.written) reply = { type: 'written', id: request.id, outcome: { ok: true, bindMs: 0, totalMs: 0 } };
+    if (batch.committedBefore) reply = { type: 'written', id: request.id, outcome: { ok: true, bindMs: 0, totalMs: 0 } };
     else if (batch.error !== null) reply = { type: 'written', id: request.id, outcome: { ok: false, error: batch.error } };
     else {
       try {
@@ -64,7 +62,7 @@ export function serveWrites(port: MessagePort, path: string, hooks: WriteHooks =
         reply = { type: 'written', id: request.id, outcome: { ok: true, ...timing } };
       } catch (e) {
         writer.abort();
-        reply = { type: 'written', id: request.id, outcome: { ok: false, error: message(e) } };
+        reply = { type: 'written', id: request.id, outcome: { ok: false, error: errorMessage(e) } };
       }
     }
     port.postMessage(reply);
